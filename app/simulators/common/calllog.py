@@ -1,0 +1,37 @@
+"""A log of the API calls a simulator received, so tests and benchmarks can count calls and batch sizes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+
+class ApiCall(BaseModel):
+    at: float
+    method: str
+    path: str
+    status: int
+    records: int = 0  # records carried by the call (batch size), 0 for reads
+    fault: str = "none"
+
+
+@dataclass
+class CallLog:
+    calls: list[ApiCall] = field(default_factory=list)
+
+    def record(self, method: str, path: str, status: int, records: int = 0, fault: str = "none") -> None:
+        self.calls.append(
+            ApiCall(at=time.time(), method=method, path=path, status=status, records=records, fault=fault)
+        )
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+    def matching(self, method: str | None = None, path_contains: str | None = None) -> list[ApiCall]:
+        return [
+            c
+            for c in self.calls
+            if (method is None or c.method == method) and (path_contains is None or path_contains in c.path)
+        ]
