@@ -1,0 +1,28 @@
+"""SQLModel tables only. Importing this package registers every table on ``metadata``."""
+
+from app.models.base import metadata, utcnow
+from app.models.connections import Connection, GlobalSettings
+from app.models.deliveries import OPEN_STATUSES, Delivery, DeliveryAttempt, DeliveryStatus
+from app.models.events import EventStatus, InboxEvent
+from app.models.links import AccountMatch, RecordLink
+from app.models.operations import ApiKey, AuditEntry, TransferRun, Watermark, WorkerHeartbeat
+
+__all__ = [
+    "OPEN_STATUSES",
+    "AccountMatch",
+    "ApiKey",
+    "AuditEntry",
+    "Connection",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStatus",
+    "EventStatus",
+    "GlobalSettings",
+    "InboxEvent",
+    "RecordLink",
+    "TransferRun",
+    "Watermark",
+    "WorkerHeartbeat",
+    "metadata",
+    "utcnow",
+]

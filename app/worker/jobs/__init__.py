@@ -1,0 +1,7 @@
+"""Every job the queue can run, by name. One thin file per job; the work lives in app/services."""
+
+from __future__ import annotations
+
+from app.worker.queue import JobFunction
+
+JOBS: dict[str, JobFunction] = {}

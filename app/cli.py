@@ -1,0 +1,57 @@
+"""The `bridge` command: run the API, the worker, migrations, and operate the bridge."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from app.config import Settings
+
+cli = typer.Typer(
+    help="ctms-crm-bridge: keep a Veeva Vault CTMS and Medical CRM orgs in step.", no_args_is_help=True
+)
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    workers: int = typer.Option(1, help="uvicorn worker processes (PostgreSQL only)"),
+) -> None:
+    """Run the HTTP API (webhooks, operator API, health). Without settings: SQLite, jobs in-process."""
+    settings = Settings()
+    if workers > 1 and settings.embedded:
+        raise typer.BadParameter(
+            "several API processes need PostgreSQL and Redis (BRIDGE_DATABASE_URL, BRIDGE_REDIS_URL)"
+        )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@cli.command()
+def worker(burst: bool = typer.Option(False, help="exit when the queue is empty")) -> None:
+    """Run an arq worker (needs BRIDGE_REDIS_URL). Add processes to scale out."""
+    from app.worker.main import run_worker
+
+    run_worker(Settings(), burst=burst)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version (Alembic head)."""
+    from app.migrate import head_revision, upgrade_to_head
+
+    settings = Settings()
+    upgrade_to_head(settings.database_url)
+    typer.echo(f"database at revision {head_revision()}")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,95 @@
+"""All settings, from ``BRIDGE_*`` environment variables or a ``.env`` file (CONTRACT.md section 1)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./bridge.sqlite3"
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "changethis", "secret", "placeholder"})
+
+
+class ConfigError(Exception):
+    """The settings cannot run the bridge safely; the message says which variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(EMBEDDED_DATABASE_URL, description="SQLAlchemy URL (asyncpg or aiosqlite)")
+    redis_url: str | None = Field(None, description="arq's Redis; unset means jobs run in-process")
+
+    vault_url: str | None = None
+    vault_username: str | None = None
+    vault_password: SecretStr | None = None
+    vault_id: str | None = None
+    vault_api_version: str = "v25.2"
+
+    ctms_webhook_secrets: SecretStr = Field(SecretStr(""), description="space-separated whsec_ secrets")
+    secret_key: SecretStr = Field(SecretStr(""), description="encrypts stored connection secrets")
+    admin_api_key: SecretStr | None = None
+    transfer_interval_seconds: int = Field(300, ge=10)
+
+    # Ours, beyond the contract: operational knobs with safe defaults.
+    log_level: str = "INFO"
+    log_json: bool = True
+    sweeper_interval_seconds: float = Field(30.0, gt=0, description="re-enqueue stored, unhandled events")
+    sweeper_grace_seconds: float = Field(10.0, ge=0, description="leave just-stored events to the fast path")
+    lease_seconds: float = Field(60.0, gt=0, description="how long a worker owns claimed deliveries")
+    http_timeout_seconds: float = Field(30.0, gt=0)
+    worker_max_jobs: int = Field(20, ge=1)
+    webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def ctms_secrets(self) -> list[str]:
+        return self.ctms_webhook_secrets.get_secret_value().split()
+
+    @cached_property
+    def encryption_key(self) -> str:
+        """The key for stored secrets. Embedded runs keep a generated one beside the database file."""
+        value = self.secret_key.get_secret_value()
+        if value and value.lower() not in PLACEHOLDER_SECRETS:
+            return value
+        if not self.embedded:
+            raise ConfigError(
+                "BRIDGE_SECRET_KEY must be set to a real secret when using an external database"
+            )
+        key_file = (
+            self.sqlite_path.with_suffix(".secret-key") if self.sqlite_path else Path("bridge.secret-key")
+        )
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.embedded or ":memory:" in self.database_url:
+            return None
+        return Path(self.database_url.split("///", 1)[1])
+
+    def check(self) -> None:
+        """Refuse settings that would run production unsafely; say exactly what to fix."""
+        _ = self.encryption_key
+        if self.admin_api_key is not None:
+            key = self.admin_api_key.get_secret_value()
+            if key.lower() in PLACEHOLDER_SECRETS or len(key) < 16:
+                raise ConfigError("BRIDGE_ADMIN_API_KEY must be at least 16 characters and not a placeholder")
+        from app.signing import is_valid_secret
+
+        bad = [i for i, s in enumerate(self.ctms_secrets, 1) if not is_valid_secret(s)]
+        if bad:
+            raise ConfigError(f"BRIDGE_CTMS_WEBHOOK_SECRETS: item(s) {bad} are not whsec_ base64 secrets")

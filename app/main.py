@@ -1,0 +1,80 @@
+"""create_app(): the FastAPI application, its lifespan (resources, migrations, in-process jobs) and routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import metrics  # noqa: F401 - registers the bridge's metrics for /metrics
+from app.api import health
+from app.api.problems import install_problem_handlers
+from app.config import Settings
+from app.context import Resources
+from app.logging import configure_logging, get_logger
+from app.migrate import SchemaOutOfDate, ensure_schema_current, upgrade_to_head_async
+from app.worker.jobs import JOBS
+from app.worker.periodic import PERIODIC, heartbeat_loop, run_periodic_loop
+from app.worker.queue import ArqQueue, InProcessQueue, JobQueue
+
+log = get_logger(__name__)
+
+
+def _open_queue(settings: Settings) -> JobQueue:
+    # ArqQueue connects lazily: with Redis down the API still starts and stores webhooks, and the
+    # sweeper enqueues them once Redis is back.
+    return ArqQueue(settings.redis_url) if settings.redis_url else InProcessQueue(JOBS)
+
+
+async def _check_schema(resources: Resources) -> None:
+    settings = resources.settings
+    if settings.embedded:
+        await upgrade_to_head_async(settings.database_url)  # no separate migrate step for newcomers
+        return
+    try:
+        await ensure_schema_current(resources.engine)
+    except SchemaOutOfDate:
+        raise
+    except Exception as exc:
+        # Unreachable now: start anyway so /readyz can say so; webhooks answer 503 meanwhile.
+        log.warning("database_unreachable_at_startup", error=type(exc).__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_json)
+        settings.check()
+        queue = _open_queue(settings)
+        resources = await Resources.open(settings, queue)
+        await _check_schema(resources)
+        app.state.resources = resources
+        loops: list[asyncio.Task[None]] = []
+        if isinstance(queue, InProcessQueue):
+            queue.ctx["resources"] = resources
+            loops = [asyncio.create_task(run_periodic_loop(p, settings, queue.enqueue)) for p in PERIODIC]
+            loops.append(asyncio.create_task(heartbeat_loop(resources)))
+        log.info(
+            "api_started", embedded=settings.embedded, queue="arq" if settings.redis_url else "in-process"
+        )
+        try:
+            yield
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await resources.close()
+
+    app = FastAPI(
+        title="ctms-crm-bridge",
+        version="0.1.0",
+        summary="Keeps a Veeva Vault CTMS and Medical CRM orgs in step.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    return app

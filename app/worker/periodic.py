@@ -1,0 +1,60 @@
+"""Jobs that run on a period: as arq cron jobs on workers, or as loops inside `bridge serve` without Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.config import Settings
+from app.context import Resources
+from app.logging import get_logger
+from app.repositories import workers
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    job: str
+    interval: Callable[[Settings], float]
+
+
+# Cluster-wide jobs: one run per period across all workers (arq cron with unique job ids).
+PERIODIC: list[Periodic] = []
+
+HEARTBEAT_SECONDS = 15.0
+
+
+def cron_fields(interval: float) -> dict[str, Any]:
+    """arq cron takes sets of seconds/minutes: the nearest schedule that fires every `interval` seconds."""
+    seconds = max(1, round(interval))
+    if seconds < 60:
+        step = seconds if 60 % seconds == 0 else next(d for d in range(seconds, 61) if 60 % d == 0)
+        return {"second": set(range(0, 60, step))}
+    minutes = max(1, round(seconds / 60))
+    step = minutes if 60 % minutes == 0 else next(d for d in range(minutes, 61) if 60 % d == 0)
+    return {"minute": set(range(0, 60, step)), "second": {0}}
+
+
+async def heartbeat_loop(resources: Resources) -> None:
+    """Per process: report this worker alive every HEARTBEAT_SECONDS (operators list live workers)."""
+    while True:
+        try:
+            async with resources.sessionmaker() as session, session.begin():
+                await workers.beat(session, resources.worker_id)
+        except Exception:
+            log.warning("heartbeat_failed")
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+async def run_periodic_loop(periodic: Periodic, settings: Settings, enqueue: Callable[[str], Any]) -> None:
+    """In-process mode: enqueue the job every interval until cancelled."""
+    interval = periodic.interval(settings)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await enqueue(periodic.job)
+        except Exception:
+            log.exception("periodic_enqueue_failed", job=periodic.job)
