@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from app import metrics  # noqa: F401 - registers the bridge's metrics for /metrics
 from app.api import health
 from app.api.problems import install_problem_handlers
+from app.api.webhooks import crm as crm_webhooks
+from app.api.webhooks import ctms as ctms_webhooks
 from app.config import Settings
 from app.context import Resources
 from app.logging import configure_logging, get_logger
@@ -77,4 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(ctms_webhooks.router)
+    app.include_router(crm_webhooks.router)
     return app

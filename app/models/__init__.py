@@ -2,7 +2,7 @@
 
 from app.models.base import metadata, utcnow
 from app.models.connections import Connection, GlobalSettings
-from app.models.deliveries import OPEN_STATUSES, Delivery, DeliveryAttempt, DeliveryStatus
+from app.models.deliveries import OPEN_STATUSES, Delivery, DeliveryAttempt, DeliveryStatus, Operation
 from app.models.events import EventStatus, InboxEvent
 from app.models.links import AccountMatch, RecordLink
 from app.models.operations import ApiKey, AuditEntry, TransferRun, Watermark, WorkerHeartbeat
@@ -19,6 +19,7 @@ __all__ = [
     "EventStatus",
     "GlobalSettings",
     "InboxEvent",
+    "Operation",
     "RecordLink",
     "TransferRun",
     "Watermark",

@@ -15,6 +15,7 @@ from app.models.base import BigId, JsonType, UTCDateTime, utcnow
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # due at next_attempt_at
     IN_FLIGHT = "in_flight"  # claimed by a worker until lease_expires_at
+    AWAITING_TRANSFER = "awaiting_transfer"  # released by the next Transfer job run (CRM deletions, F4)
     UNMATCHED = "unmatched"  # waits for a person/account match; retried by the Transfer job
     DELIVERED = "delivered"
     UNCHANGED = "unchanged"  # the target already holds this content: nothing sent
@@ -23,7 +24,24 @@ class DeliveryStatus(StrEnum):
     DISCARDED = "discarded"  # an operator gave up on it
 
 
-OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT, DeliveryStatus.UNMATCHED)
+OPEN_STATUSES = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.IN_FLIGHT,
+    DeliveryStatus.AWAITING_TRANSFER,
+    DeliveryStatus.UNMATCHED,
+)
+
+
+class Operation(StrEnum):
+    UPSERT_INTERACTION = "upsert_interaction"  # F1
+    DELETE_INTERACTION = "delete_interaction"  # F2
+    UPSERT_MEDICAL_ACTIVITY = "upsert_medical_activity"  # F3
+    INACTIVATE_MEDICAL_ACTIVITY = "inactivate_medical_activity"  # F4
+    UPSERT_STUDY = "upsert_study"  # F5
+    UPSERT_SITE = "upsert_site"  # F6
+    DELETE_STUDY = "delete_study"  # F7
+    DELETE_SITE = "delete_site"  # F7
+    AUTOMATE_ACTIVITY = "automate_activity"  # F8
 
 
 class Delivery(SQLModel, table=True):

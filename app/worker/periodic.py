@@ -22,7 +22,9 @@ class Periodic:
 
 
 # Cluster-wide jobs: one run per period across all workers (arq cron with unique job ids).
-PERIODIC: list[Periodic] = []
+PERIODIC: list[Periodic] = [
+    Periodic("sweep", lambda s: s.sweeper_interval_seconds),
+]
 
 HEARTBEAT_SECONDS = 15.0
 

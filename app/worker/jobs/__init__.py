@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from app.worker.jobs.process_inbox import process_inbox
+from app.worker.jobs.sweep import sweep
 from app.worker.queue import JobFunction
 
-JOBS: dict[str, JobFunction] = {}
+JOBS: dict[str, JobFunction] = {
+    "process_inbox": process_inbox,
+    "sweep": sweep,
+}

@@ -1,0 +1,5 @@
+"""`python -m app` is the `bridge` command."""
+
+from app.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""The steps both webhook endpoints share: size, media type, signature, JSON, envelope, store, enqueue.
+
+Order matters: nothing is parsed before the signature is checked, and nothing is answered 202 before the
+event is committed. A failed enqueue still answers 202: the sweeper picks the stored event up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from fastapi import Request
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from app import metrics
+from app.api.problems import Problem
+from app.api.webhooks.envelopes import StoredFields
+from app.context import Resources
+from app.logging import get_logger
+from app.services import intake, wakeups
+from app.signing import SignatureError, verify
+from app.worker.queue import QueueUnavailable
+
+log = get_logger(__name__)
+DB_DOWN = (OperationalError, InterfaceError, DBAPIError, OSError, TimeoutError)
+
+
+class Accepted(BaseModel):
+    event_id: int = Field(examples=[1042])
+    status: str = Field(description="accepted, or duplicate when this webhook-id was stored before")
+
+
+def reject(source: str, problem: Problem) -> Problem:
+    metrics.WEBHOOKS.labels(source, "rejected", problem.code).inc()
+    return problem
+
+
+async def read_body(request: Request, source: str, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise reject(source, Problem(413, "BODY_TOO_LARGE", f"the body is larger than {limit} bytes"))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise reject(source, Problem(413, "BODY_TOO_LARGE", f"the body is larger than {limit} bytes"))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_media_type(request: Request, source: str) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise reject(source, Problem(415, "UNSUPPORTED_MEDIA_TYPE", "send the event as application/json"))
+
+
+def check_signature(request: Request, source: str, secrets: Iterable[str], body: bytes) -> str:
+    try:
+        return verify(secrets, request.headers, body, now=int(time.time())).msg_id
+    except SignatureError as exc:
+        raise reject(source, Problem(401, exc.code, exc.message)) from None
+
+
+def parse(
+    source: str, body: bytes, validator: Callable[[Any], StoredFields]
+) -> tuple[dict[str, Any], StoredFields]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise reject(source, Problem(415, "BODY_NOT_JSON", "the body is not valid JSON")) from None
+    if not isinstance(document, dict):
+        raise reject(source, Problem(422, "ENVELOPE_INVALID", "the body must be a JSON object"))
+    try:
+        fields = validator(document)
+    except ValidationError as exc:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        raise reject(
+            source,
+            Problem(
+                422, "ENVELOPE_INVALID", "the event does not match the envelope", extra={"errors": errors}
+            ),
+        ) from None
+    return document, fields
+
+
+async def store_and_enqueue(
+    resources: Resources,
+    *,
+    source: str,
+    sender: str,
+    connection_id: str | None,
+    webhook_id: str,
+    document: dict[str, Any],
+    fields: StoredFields,
+) -> Accepted:
+    try:
+        async with resources.sessionmaker() as session, session.begin():
+            event_id, new = await intake.store_event(
+                session,
+                source=source,
+                sender=sender,
+                connection_id=connection_id,
+                webhook_id=webhook_id,
+                document=document,
+                type_=fields.type,
+                object_=fields.object,
+                record_id=fields.record_id,
+                source_modified_at=fields.source_modified_at,
+            )
+    except DB_DOWN as exc:
+        log.error("webhook_store_failed", source=source, error=type(exc).__name__)
+        raise reject(
+            source,
+            Problem(
+                503,
+                "STORE_UNAVAILABLE",
+                "the event could not be stored; retry later",
+                headers={"Retry-After": "10"},
+            ),
+        ) from None
+    if not new:
+        metrics.WEBHOOKS.labels(source, "duplicate", "").inc()
+        return Accepted(event_id=event_id, status="duplicate")
+    try:
+        await wakeups.wake_planner(resources.queue)
+    except QueueUnavailable as exc:
+        log.warning("enqueue_failed_event_kept", event_id=event_id, error=str(exc)[:200])
+    metrics.WEBHOOKS.labels(source, "accepted", "").inc()
+    log.info("webhook_accepted", source=source, event_id=event_id, type=fields.type, object=fields.object)
+    return Accepted(event_id=event_id, status="accepted")
+
+
+@contextmanager
+def timed(source: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.INGEST_LATENCY.labels(source).observe(time.perf_counter() - started)

@@ -1,0 +1,68 @@
+"""SQL for the inbox of webhook events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.models import EventStatus, InboxEvent, utcnow
+
+
+async def insert_once(session: AsyncSession, values: dict[str, Any]) -> tuple[int, bool]:
+    """Store an event unless (sender, webhook_id) is already there. Returns (event id, was it new)."""
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"status": EventStatus.RECEIVED, "received_at": utcnow(), **values}
+    stmt = (
+        insert(InboxEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["sender", "webhook_id"])
+        .returning(col(InboxEvent.id))
+    )
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    if new_id is not None:
+        return int(new_id), True
+    existing = await session.execute(
+        select(InboxEvent.id).where(
+            col(InboxEvent.sender) == values["sender"], col(InboxEvent.webhook_id) == values["webhook_id"]
+        )
+    )
+    return int(existing.scalar_one()), False
+
+
+async def claim_received(session: AsyncSession, limit: int) -> list[InboxEvent]:
+    """Lock a batch of unplanned events, oldest first; concurrent claimers skip each other's rows."""
+    stmt = (
+        select(InboxEvent)
+        .where(col(InboxEvent.status) == EventStatus.RECEIVED)
+        .order_by(col(InboxEvent.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_received_before(session: AsyncSession, before: datetime) -> int:
+    stmt = select(func.count()).where(
+        col(InboxEvent.status) == EventStatus.RECEIVED, col(InboxEvent.received_at) < before
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def mark(
+    session: AsyncSession,
+    event_id: int,
+    status: EventStatus,
+    code: str | None = None,
+    error: str | None = None,
+) -> None:
+    await session.execute(
+        update(InboxEvent)
+        .where(col(InboxEvent.id) == event_id)
+        .values(status=status, error_code=code, error=error, processed_at=utcnow())
+    )

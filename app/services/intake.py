@@ -1,0 +1,39 @@
+"""Intake: store an accepted webhook event exactly once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.repositories import inbox
+
+
+async def store_event(
+    session: AsyncSession,
+    *,
+    source: str,
+    sender: str,
+    connection_id: str | None,
+    webhook_id: str,
+    document: dict[str, Any],
+    type_: str,
+    object_: str | None,
+    record_id: str | None,
+    source_modified_at: datetime | None,
+) -> tuple[int, bool]:
+    return await inbox.insert_once(
+        session,
+        {
+            "sender": sender,
+            "webhook_id": webhook_id,
+            "source": source,
+            "connection_id": connection_id,
+            "type": type_,
+            "object": object_,
+            "record_id": record_id,
+            "source_modified_at": source_modified_at,
+            "payload": document,
+        },
+    )

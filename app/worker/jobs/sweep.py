@@ -1,0 +1,27 @@
+"""Job (periodic): wake whatever stored work no wake-up reached (Redis was down, a worker died)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from app import metrics
+from app.context import resources_from
+from app.models import utcnow
+from app.repositories import inbox, sweeps
+from app.services import wakeups
+
+
+async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    resources = resources_from(ctx)
+    now = utcnow()
+    grace = timedelta(seconds=resources.settings.sweeper_grace_seconds)
+    async with resources.sessionmaker() as session:
+        waiting_events = await inbox.count_received_before(session, now - grace)
+        lanes = await sweeps.lanes_with_due_work(session, now)
+    if waiting_events:
+        metrics.SWEEPER_REQUEUED.inc(waiting_events)
+        await wakeups.wake_planner(resources.queue)
+    if lanes:
+        await wakeups.wake_lanes(resources.queue, lanes)
+    return {"events": waiting_events, "lanes": len(lanes)}
