@@ -53,5 +53,12 @@ def migrate() -> None:
     typer.echo(f"database at revision {head_revision()}")
 
 
+def _register_subcommands() -> None:
+    """Command groups live in their own modules (app/cli/*.py) and are added here."""
+
+
+_register_subcommands()
+
+
 def main() -> None:
     cli()
