@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from alembic import context
 from sqlalchemy.engine import Connection as SyncConnection
 
 import app.models  # noqa: F401 - registers every table on the metadata
-from alembic import context
 from app.db import create_engine
 from app.models.base import metadata
 
