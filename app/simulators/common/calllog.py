@@ -15,15 +15,32 @@ class ApiCall(BaseModel):
     status: int
     records: int = 0  # records carried by the call (batch size), 0 for reads
     fault: str = "none"
+    client_id: str | None = None  # X-VaultAPI-ClientID (or similar) the caller identified itself with
 
 
 @dataclass
 class CallLog:
     calls: list[ApiCall] = field(default_factory=list)
 
-    def record(self, method: str, path: str, status: int, records: int = 0, fault: str = "none") -> None:
+    def record(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        records: int = 0,
+        fault: str = "none",
+        client_id: str | None = None,
+    ) -> None:
         self.calls.append(
-            ApiCall(at=time.time(), method=method, path=path, status=status, records=records, fault=fault)
+            ApiCall(
+                at=time.time(),
+                method=method,
+                path=path,
+                status=status,
+                records=records,
+                fault=fault,
+                client_id=client_id,
+            )
         )
 
     def clear(self) -> None:

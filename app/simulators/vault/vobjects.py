@@ -1,0 +1,169 @@
+"""Object record routes: create/upsert, update, read, object metadata and deleted record ids."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.simulators.vault import responses as r
+from app.simulators.vault.auth import SessionDep, StateDep
+from app.simulators.vault.events import announce
+from app.simulators.vault.schema import ObjectSchema
+from app.simulators.vault.state import VaultState
+from app.simulators.vault.writes import WARNING, WriteMode, check_batch, write_rows
+
+router = APIRouter()
+
+
+def _object(state: VaultState, name: str) -> ObjectSchema:
+    schema = state.object_schema(name)
+    if schema is None:
+        raise r.VaultError(r.MALFORMED_URL, f"Object [{name}] does not exist")
+    return schema
+
+
+async def _json_rows(request: Request) -> Any:
+    if request.headers.get("content-type", "").startswith("text/csv"):
+        raise r.VaultError(
+            r.INVALID_DATA, "CSV input is not supported by this simulator; send application/json"
+        )
+    try:
+        rows = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise r.VaultError(r.INVALID_DATA, "The request body is not valid JSON") from None
+    if isinstance(rows, list):
+        request.state.vault_records = len(rows)  # the gate logs the batch size
+    return rows
+
+
+async def _write(
+    request: Request,
+    state: VaultState,
+    actor: int,
+    v: str,
+    object_name: str,
+    mode: WriteMode,
+    id_param: str | None,
+) -> Response:
+    schema = _object(state, object_name)
+    rows = check_batch(state, schema, await _json_rows(request), id_param, mode)
+    results = write_rows(state, schema, rows, mode, id_param, actor)
+    for result in results:
+        if result.change is not None:
+            announce(state, result.change, via="api")
+    records_url = f"/api/{v}/vobjects/{object_name}"
+    body: dict[str, Any] = {"responseStatus": "SUCCESS"}
+    if any(res.status == WARNING for res in results):
+        body["responseStatus"] = WARNING
+        body["warnings"] = [
+            {
+                "warning_type": r.NO_DATA_CHANGES,
+                "message": "No changes in values - one or more records not updated",
+            }
+        ]
+    body["data"] = [
+        res.render(records_url, id_param=id_param, with_event=mode is not WriteMode.UPDATE) for res in results
+    ]
+    return r.vault_json(body)
+
+
+@router.post("/api/{v}/vobjects/{object_name}")
+async def create_or_upsert(
+    v: str, object_name: str, request: Request, state: StateDep, session: SessionDep
+) -> Response:
+    id_param = request.query_params.get("idParam") or None
+    mode = WriteMode.UPSERT if id_param else WriteMode.CREATE
+    return await _write(request, state, session.user_id, v, object_name, mode, id_param)
+
+
+@router.put("/api/{v}/vobjects/{object_name}")
+async def update(
+    v: str, object_name: str, request: Request, state: StateDep, session: SessionDep
+) -> Response:
+    id_param = request.query_params.get("idParam") or None
+    return await _write(request, state, session.user_id, v, object_name, WriteMode.UPDATE, id_param)
+
+
+@router.get("/api/{v}/vobjects/{object_name}/{record_id}")
+async def read(v: str, object_name: str, record_id: str, state: StateDep, session: SessionDep) -> Response:
+    schema = _object(state, object_name)
+    record = state.get(object_name, record_id)
+    if record is None:
+        raise r.VaultError(r.INVALID_DATA, f"Invalid record id [{record_id}] for object [{object_name}]")
+    return r.vault_json(
+        {
+            "responseStatus": "SUCCESS",
+            "responseDetails": {
+                "url": f"/api/{v}/vobjects/{object_name}/{record_id}",
+                "object": schema.summary(v),
+            },
+            "data": state.present(object_name, record),
+        }
+    )
+
+
+@router.get("/api/{v}/metadata/vobjects")
+async def list_objects(v: str, state: StateDep, session: SessionDep) -> Response:
+    return r.vault_json({"responseStatus": "SUCCESS", "objects": [o.summary(v) for o in state.registry]})
+
+
+@router.get("/api/{v}/metadata/vobjects/{object_name}")
+async def object_metadata(v: str, object_name: str, state: StateDep, session: SessionDep) -> Response:
+    schema = _object(state, object_name)
+    return r.vault_json({"responseStatus": "SUCCESS", "object": schema.metadata(v, state.registry)})
+
+
+@router.get("/api/{v}/objects/deletions/vobjects/{object_name}")
+async def deleted_ids(
+    v: str, object_name: str, request: Request, state: StateDep, session: SessionDep
+) -> Response:
+    _object(state, object_name)
+    params = request.query_params
+    start, end = (
+        _date_param(params.get("start_date"), "start_date"),
+        _date_param(params.get("end_date"), "end_date"),
+    )
+    limit = _int_param(params.get("limit"), "limit", default=1000, low=0, high=5000)
+    offset = _int_param(params.get("offset"), "offset", default=0, low=0, high=None)
+    oldest = state.clock() - timedelta(days=state.config.deletion_retention_days)
+    found = [
+        d
+        for d in state.deletions
+        if d.object == object_name
+        and d.deleted_at >= oldest
+        and (start is None or d.deleted_at >= start)
+        and (end is None or d.deleted_at <= end)
+    ]
+    page = found[offset : offset + limit]
+    details: dict[str, Any] = {"total": len(found), "size": len(page), "limit": limit, "offset": offset}
+    base = f"/api/{v}/objects/deletions/vobjects/{object_name}"
+    keep = "".join(f"&{k}={params[k]}" for k in ("start_date", "end_date") if params.get(k))
+    if offset + limit < len(found) and limit > 0:
+        details["next_page"] = f"{base}?limit={limit}&offset={offset + limit}{keep}"
+    if offset > 0:
+        details["previous_page"] = f"{base}?limit={limit}&offset={max(offset - limit, 0)}{keep}"
+    data = [{"id": d.id, "date_deleted": r.iso_seconds(d.deleted_at)} for d in page]
+    return r.vault_json(
+        {"responseStatus": "SUCCESS", "responseMessage": "OK", "responseDetails": details, "data": data}
+    )
+
+
+def _date_param(value: str | None, name: str) -> Any:
+    if not value:
+        return None
+    try:
+        return r.parse_instant(value)
+    except ValueError:
+        raise r.VaultError(r.INVALID_DATA, f"Invalid [{name}]: use YYYY-MM-DDTHH:MM:SSZ") from None
+
+
+def _int_param(value: str | None, name: str, *, default: int, low: int, high: int | None) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
+        raise r.VaultError(r.INVALID_DATA, f"Invalid [{name}] [{value}]")
+    return int(value)
