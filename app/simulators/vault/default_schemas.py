@@ -84,6 +84,7 @@ def ctms_schema() -> SchemaRegistry:
                     FieldDef("last_name__sys", S, required=True),
                     FieldDef("email__sys", S),
                     _unique("external_id__v"),  # default identifier shared with CRM accounts (SPEC.md 4)
+                    _unique("npi__v"),  # a second identifier, for connections that match on NPI
                 ],
                 name_mode=NameMode.PERSON,
             ),

@@ -1,0 +1,170 @@
+"""``/_sim``: drive and inspect the simulated org over HTTP (no session, not counted, never faulted).
+
+Records created here are created as a CRM user would create them (``user_id`` query parameter, default the
+field user Ana Silva), with the same validation as the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Response, status
+from pydantic import BaseModel, Field
+
+from app.simulators.common.faults import FaultSettings
+from app.simulators.salesforce.state import SalesforceState
+from app.simulators.salesforce.web import StateDep
+
+router = APIRouter(prefix="/_sim", tags=["simulator"])
+Fields = Annotated[dict[str, Any], Body()]
+
+
+class SalesforceFaultSettings(FaultSettings):
+    rate_limit_status: Literal[403, 429] = Field(
+        403, description="403 REQUEST_LIMIT_EXCEEDED (what the platform sends) or 429"
+    )
+
+
+class WebhookConfig(BaseModel):
+    url: str
+    secret: str
+    connection_id: str
+    enabled: bool = True
+
+
+class ClientConfig(BaseModel):
+    client_id: str
+    client_secret: str
+
+
+class LimitsConfig(BaseModel):
+    daily_api_limit: int | None = Field(None, ge=0)
+    api_usage: int | None = Field(None, ge=0)
+    token_lifetime_seconds: float | None = Field(None, gt=0)
+
+
+class NewUser(BaseModel):
+    first_name: str
+    last_name: str
+    email: str
+
+
+def _faults(state: SalesforceState) -> SalesforceFaultSettings:
+    return SalesforceFaultSettings(
+        **state.faults.settings.model_dump(), rate_limit_status=403 if state.rate_limit_status == 403 else 429
+    )
+
+
+@router.get("/faults")
+async def get_faults(state: StateDep) -> SalesforceFaultSettings:
+    return _faults(state)
+
+
+@router.put("/faults")
+async def put_faults(settings: SalesforceFaultSettings, state: StateDep) -> SalesforceFaultSettings:
+    base = FaultSettings(**settings.model_dump(exclude={"rate_limit_status"}))
+    state.configure_faults(base, rate_limit_status=settings.rate_limit_status)
+    return _faults(state)
+
+
+@router.post("/tokens/expire")
+async def expire_tokens(state: StateDep) -> dict[str, int]:
+    return {"expired": state.expire_tokens()}
+
+
+@router.get("/limits")
+async def get_limits(state: StateDep) -> dict[str, Any]:
+    return {
+        "daily_api_limit": state.daily_api_limit,
+        "api_usage": state.api_usage,
+        "token_lifetime_seconds": state.token_lifetime_seconds,
+    }
+
+
+@router.put("/limits")
+async def put_limits(limits: LimitsConfig, state: StateDep) -> dict[str, Any]:
+    if limits.daily_api_limit is not None:
+        state.daily_api_limit = limits.daily_api_limit
+    if limits.api_usage is not None:
+        state.api_usage = limits.api_usage
+    if limits.token_lifetime_seconds is not None:
+        state.token_lifetime_seconds = limits.token_lifetime_seconds
+    return await get_limits(state)
+
+
+@router.get("/calls")
+async def get_calls(state: StateDep) -> list[dict[str, Any]]:
+    return [call.model_dump() for call in state.calls.calls]
+
+
+@router.delete("/calls", status_code=status.HTTP_204_NO_CONTENT)
+async def clear_calls(state: StateDep) -> None:
+    state.calls.clear()
+
+
+@router.get("/events")
+async def get_events(state: StateDep) -> list[dict[str, Any]]:
+    return [event.model_dump() for event in state.emitter.log]
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+async def add_user(user: NewUser, state: StateDep) -> dict[str, str]:
+    return {"id": state.add_user(user.first_name, user.last_name, user.email)}
+
+
+@router.get("/records/{sobject}")
+async def list_records(sobject: str, state: StateDep, include_deleted: bool = False) -> list[dict[str, Any]]:
+    return state.list_records(sobject, include_deleted=include_deleted)
+
+
+@router.post("/records/{sobject}", status_code=status.HTTP_201_CREATED)
+async def create_record(
+    sobject: str, fields: Fields, state: StateDep, user_id: str | None = None
+) -> dict[str, Any]:
+    return state.create_record(sobject, fields, user_id=user_id)
+
+
+@router.get("/records/{sobject}/{record_id}")
+async def get_record(sobject: str, record_id: str, state: StateDep) -> dict[str, Any]:
+    return state.live_record(sobject, record_id)[1]
+
+
+@router.patch("/records/{sobject}/{record_id}")
+async def update_record(
+    sobject: str, record_id: str, fields: Fields, state: StateDep, user_id: str | None = None
+) -> dict[str, Any]:
+    return state.update_record(sobject, record_id, fields, user_id=user_id)
+
+
+@router.delete("/records/{sobject}/{record_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_record(sobject: str, record_id: str, state: StateDep, user_id: str | None = None) -> None:
+    state.delete_record(sobject, record_id, user_id=user_id)
+
+
+@router.post("/calls/{call_id}/send-to-vault", status_code=status.HTTP_202_ACCEPTED)
+async def send_to_vault(call_id: str, state: StateDep) -> dict[str, Any]:
+    return state.send_call_to_vault(call_id)
+
+
+@router.put("/webhook")
+async def put_webhook(config: WebhookConfig, state: StateDep) -> dict[str, Any]:
+    state.configure_webhook(config.url, config.secret, config.connection_id, enabled=config.enabled)
+    return config.model_dump(exclude={"secret"})
+
+
+@router.delete("/webhook", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_webhook(state: StateDep) -> None:
+    state.emitter.target = None
+    state.connection_id = None
+
+
+@router.put("/clients", status_code=status.HTTP_204_NO_CONTENT)
+async def put_client(client: ClientConfig, state: StateDep) -> Response:
+    state.register_client(client.client_id, client.client_secret)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/reset", status_code=status.HTTP_204_NO_CONTENT)
+async def reset(state: StateDep) -> Response:
+    state.reset()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
