@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     sweeper_grace_seconds: float = Field(10.0, ge=0, description="leave just-stored events to the fast path")
     lease_seconds: float = Field(60.0, gt=0, description="how long a worker owns claimed deliveries")
     http_timeout_seconds: float = Field(30.0, gt=0)
+    retry_base_seconds: float = Field(1.0, gt=0, description="first retry delay; doubles each attempt")
+    retry_cap_seconds: float = Field(900.0, gt=0, description="longest delay between two attempts")
     worker_max_jobs: int = Field(20, ge=1)
     webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
 

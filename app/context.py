@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.clients.registry import ClientRegistry
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.worker.queue import JobQueue
@@ -23,6 +24,7 @@ class Resources:
     queue: JobQueue
     http: httpx.AsyncClient
     worker_id: str
+    clients: ClientRegistry
 
     @classmethod
     async def open(cls, settings: Settings, queue: JobQueue) -> Resources:
@@ -30,7 +32,8 @@ class Resources:
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
         http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=100))
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        return cls(settings, engine, create_sessionmaker(engine), queue, http, worker_id)
+        clients = ClientRegistry(http, settings)
+        return cls(settings, engine, create_sessionmaker(engine), queue, http, worker_id, clients)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from app.worker.jobs.deliver_lane import deliver_lane
 from app.worker.jobs.process_inbox import process_inbox
 from app.worker.jobs.sweep import sweep
 from app.worker.queue import JobFunction
 
 JOBS: dict[str, JobFunction] = {
     "process_inbox": process_inbox,
+    "deliver_lane": deliver_lane,
     "sweep": sweep,
 }

@@ -1,0 +1,80 @@
+"""One client per target per process, so sessions and tokens are reused across jobs.
+
+A connection's client is rebuilt when the connection changes (its ``updated_at`` moves), so new credentials
+take effect without a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from app.clients.crm import CrmGateway, SalesforceGateway, VaultCrmGateway
+from app.clients.errors import PermanentError
+from app.clients.salesforce import SalesforceClient, SalesforceCredentials
+from app.clients.vault import VaultClient, VaultCredentials
+from app.config import Settings
+from app.crypto import SecretBox
+
+
+class ClientRegistry:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+        self._http = http
+        self._settings = settings
+        self._ctms: VaultClient | None = None
+        self._crm: dict[str, tuple[datetime, CrmGateway]] = {}
+
+    def ctms(self) -> VaultClient:
+        if self._ctms is None:
+            s = self._settings
+            if not (s.vault_url and s.vault_username and s.vault_password):
+                raise PermanentError(
+                    "CTMS_NOT_CONFIGURED",
+                    "set BRIDGE_VAULT_URL, BRIDGE_VAULT_USERNAME and BRIDGE_VAULT_PASSWORD",
+                )
+            creds = VaultCredentials(
+                s.vault_url,
+                s.vault_username,
+                s.vault_password.get_secret_value(),
+                s.vault_id,
+                s.vault_api_version,
+            )
+            self._ctms = VaultClient(self._http, creds, target="ctms")
+        return self._ctms
+
+    def crm(self, connection: Any) -> CrmGateway:
+        """The gateway for a Connection row (duck-typed to keep clients free of model imports)."""
+        cached = self._crm.get(connection.id)
+        if cached and cached[0] == connection.updated_at:
+            return cached[1]
+        gateway = build_gateway(self._http, self._settings, connection)
+        self._crm[connection.id] = (connection.updated_at, gateway)
+        return gateway
+
+
+def build_gateway(http: httpx.AsyncClient, settings: Settings, connection: Any) -> CrmGateway:
+    crm: dict[str, Any] = dict(connection.crm or {})
+    secrets: dict[str, Any] = SecretBox(settings.encryption_key).open(connection.secrets_encrypted) or {}
+    target = f"crm:{connection.id}"
+    if connection.platform == "salesforce":
+        creds = SalesforceCredentials(
+            login_url=str(crm.get("login_url", "https://login.salesforce.com")),
+            client_id=str(crm.get("client_id", "")),
+            client_secret=str(secrets.get("client_secret", "")),
+            api_version=str(crm.get("api_version", "v62.0")),
+        )
+        return SalesforceGateway(SalesforceClient(http, creds, target=target))
+    if connection.platform == "vault":
+        vault = VaultCredentials(
+            url=str(crm.get("vault_url", "")),
+            username=str(crm.get("username", "")),
+            password=str(secrets.get("password", "")),
+            vault_id=crm.get("vault_id"),
+            api_version=str(crm.get("api_version", "v25.2")),
+        )
+        return VaultCrmGateway(VaultClient(http, vault, target=target))
+    raise PermanentError(
+        "UNKNOWN_PLATFORM", f"connection platform {connection.platform!r} is not salesforce or vault"
+    )

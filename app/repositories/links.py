@@ -1,0 +1,101 @@
+"""SQL for record links (where a source record went) and cached person ↔ account matches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.models import AccountMatch, RecordLink, utcnow
+
+
+async def get_many(
+    session: AsyncSession, connection_id: str, source_system: str, source_object: str, ids: Iterable[str]
+) -> dict[str, RecordLink]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = select(RecordLink).where(
+        col(RecordLink.connection_id) == connection_id,
+        col(RecordLink.source_system) == source_system,
+        col(RecordLink.source_object) == source_object,
+        col(RecordLink.source_id).in_(wanted),
+    )
+    return {link.source_id: link for link in (await session.execute(stmt)).scalars()}
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+async def save(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or update one link (keyed by connection, source system, object and id)."""
+    values = {"updated_at": utcnow(), **values}
+    key = ["connection_id", "source_system", "source_object", "source_id"]
+    stmt = _insert(session)(RecordLink).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=key, set_={k: stmt.excluded[k] for k in values if k not in key}
+    )
+    await session.execute(stmt)
+
+
+async def find(
+    session: AsyncSession, system: str | None, object_: str | None, source_id: str | None
+) -> list[RecordLink]:
+    stmt = select(RecordLink)
+    if system:
+        stmt = stmt.where(col(RecordLink.source_system) == system)
+    if object_:
+        stmt = stmt.where(col(RecordLink.source_object) == object_)
+    if source_id:
+        stmt = stmt.where(col(RecordLink.source_id) == source_id)
+    return list((await session.execute(stmt.order_by(col(RecordLink.id)))).scalars())
+
+
+async def cached_accounts(
+    session: AsyncSession, connection_id: str, person_ids: Iterable[str]
+) -> dict[str, AccountMatch]:
+    wanted = sorted(set(person_ids))
+    if not wanted:
+        return {}
+    stmt = select(AccountMatch).where(
+        col(AccountMatch.connection_id) == connection_id, col(AccountMatch.person_id).in_(wanted)
+    )
+    return {m.person_id: m for m in (await session.execute(stmt)).scalars()}
+
+
+async def remember_accounts(
+    session: AsyncSession, connection_id: str, matches: dict[str, tuple[str, str]]
+) -> None:
+    """person id → (identifier value, account id)."""
+    for person_id, (identifier, account_id) in matches.items():
+        values = {
+            "connection_id": connection_id,
+            "person_id": person_id,
+            "identifier_value": identifier,
+            "account_id": account_id,
+            "matched_at": utcnow(),
+        }
+        stmt = _insert(session)(AccountMatch).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["connection_id", "person_id"],
+            set_={
+                "identifier_value": identifier,
+                "account_id": account_id,
+                "matched_at": values["matched_at"],
+            },
+        )
+        await session.execute(stmt)
+
+
+async def forget_accounts(session: AsyncSession, connection_id: str | None = None) -> None:
+    """Drop cached matches (all, or one connection's): the identifier they were made with changed."""
+    stmt = delete(AccountMatch)
+    if connection_id is not None:
+        stmt = stmt.where(col(AccountMatch.connection_id) == connection_id)
+    await session.execute(stmt)

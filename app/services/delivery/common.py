@@ -1,0 +1,126 @@
+"""Pieces every lane handler uses: newest event per record, the stale rule, chunked writes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from app import metrics
+from app.clients.errors import ClientError
+from app.clients.results import WriteResult
+from app.domain.upsert import TargetUpsert
+from app.models import Delivery, RecordLink
+from app.services.delivery.outcomes import Outcome
+
+
+def newest_per_record(deliveries: Sequence[Delivery]) -> tuple[list[Delivery], dict[int, Outcome]]:
+    """Within one batch only the newest event of each record matters; older ones are stale already."""
+    newest: dict[tuple[str, str, str | None], Delivery] = {}
+    for d in deliveries:
+        key = (d.source_object, d.source_id, d.connection_id)
+        current = newest.get(key)
+        if current is None or _order(d) >= _order(current):
+            newest[key] = d
+    keep = list(newest.values())
+    kept = {id(d) for d in keep}
+    superseded = {
+        d.id: Outcome.stale("a newer event for this record was in the same batch")
+        for d in deliveries
+        if id(d) not in kept and d.id is not None
+    }
+    return keep, superseded
+
+
+def _order(d: Delivery) -> tuple[datetime, int]:
+    # deletions carry their deletion time, so "latest wins" also orders an update against a delete
+    return (d.source_modified_at or _EPOCH, d.id or 0)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def is_stale(delivery: Delivery, link: RecordLink | None) -> bool:
+    """Latest wins: an event older than what the target already has is skipped."""
+    return bool(
+        link is not None
+        and link.last_applied_modified_at is not None
+        and delivery.source_modified_at is not None
+        and delivery.source_modified_at < link.last_applied_modified_at
+    )
+
+
+Writer = Callable[[str, str, list[dict[str, Any]]], Awaitable[WriteResult]]
+
+
+async def write_all(
+    write: Writer, target: str, max_batch: int, items: Sequence[tuple[int, TargetUpsert]]
+) -> dict[int, tuple[Any, Any]]:
+    """Send upserts grouped by object, `max_batch` per call. Returns, per delivery id, either
+    (RecordResult, CallFact) or (ClientError, None) when the whole call failed."""
+    out: dict[int, tuple[Any, Any]] = {}
+    by_object: dict[tuple[str, str], list[tuple[int, TargetUpsert]]] = {}
+    for delivery_id, upsert in items:
+        by_object.setdefault((upsert.object, upsert.id_field), []).append((delivery_id, upsert))
+    for (object_name, id_field), group in by_object.items():
+        for start in range(0, len(group), max_batch):
+            chunk = group[start : start + max_batch]
+            metrics.BATCH_SIZE.labels(target).observe(len(chunk))
+            try:
+                written = await write(object_name, id_field, [u.record() for _, u in chunk])
+            except ClientError as exc:
+                for delivery_id, _ in chunk:
+                    out[delivery_id] = (exc, None)
+                continue
+            for (delivery_id, _), result in zip(chunk, written.results, strict=True):
+                out[delivery_id] = (result, written.call)
+    return out
+
+
+def link_values(
+    delivery: Delivery,
+    *,
+    source_system: str,
+    connection_id: str,
+    target_object: str,
+    target_id: str | None,
+    upsert: TargetUpsert | None,
+    deleted: bool = False,
+    last_fields: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "connection_id": connection_id,
+        "source_system": source_system,
+        "source_object": delivery.source_object,
+        "source_id": delivery.source_id,
+        "target_object": target_object,
+        "target_id": target_id,
+        "last_applied_modified_at": delivery.source_modified_at,
+        "deleted": deleted,
+    }
+    if upsert is not None:
+        values["content_hash"] = upsert.content_hash()
+        values["last_fields"] = dict(upsert.fields) if last_fields is None else last_fields
+    elif last_fields is not None:
+        values["last_fields"] = last_fields
+    return values
+
+
+def outcome_of_write(
+    delivery: Delivery,
+    result: Any,
+    call: Any,
+    *,
+    target_object: str,
+    link: Callable[[str | None], dict[str, Any]],
+) -> Outcome:
+    """Turn one record's write result into an outcome (and the link to keep on success)."""
+    if isinstance(result, ClientError):
+        return Outcome.from_error(result)
+    if result.ok:
+        return Outcome.delivered(target_object, result.id, call, link(result.id))
+    if result.transient:
+        return Outcome.again(result.error_code or "FAILURE", result.error_message or "", call=call)
+    return Outcome.dead(
+        result.error_code or "FAILURE", result.error_message or "the target refused the record", call
+    )

@@ -1,0 +1,238 @@
+"""F1 and F2: CTMS Clinical Activities to Vault Clinical Interactions in one CRM connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.clients.crm import vault_read_by_ids
+from app.clients.errors import ClientError
+from app.domain.ctms import CtmsActivity, parse_ctms_activity, parse_vault_user
+from app.domain.errors import MappingError
+from app.domain.mapping.activities import clinical_activity_to_interaction, interaction_deletion
+from app.domain.names import CrmNames, CtmsNames
+from app.domain.upsert import TargetUpsert
+from app.domain.users import VaultUser
+from app.models import Delivery, Operation, RecordLink
+from app.repositories import links as links_repo
+from app.services.delivery.common import is_stale, link_values, newest_per_record, outcome_of_write, write_all
+from app.services.delivery.matching import accounts_for_persons, match_pair
+from app.services.delivery.outcomes import Outcome
+from app.services.delivery.studies_sites import ensure_parents
+from app.services.delivery.work import LaneWork
+
+
+async def handle_interactions(work: LaneWork) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    try:
+        return await _handle(work, outcomes)
+    except ClientError as exc:  # a read the rest of the batch needed failed: retry what is not decided
+        return {d.id: outcomes.get(d.id) or Outcome.from_error(exc) for d in work.deliveries if d.id}
+
+
+async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
+    conn = work.connection(work.deliveries[0])
+    if conn is None:
+        return {
+            d.id: Outcome.dead("CONNECTION_GONE", "the connection was deleted")
+            for d in work.deliveries
+            if d.id
+        }
+    names = CrmNames.with_overrides(conn.platform, conn.object_names)  # type: ignore[arg-type]
+    ctms_names = CtmsNames.defaults()
+    ctms, gateway = work.clients.ctms(), work.clients.crm(conn)
+    keep, superseded = newest_per_record(work.deliveries)
+    outcomes.update(superseded)
+    async with work.resources.sessionmaker() as session:
+        links = await links_repo.get_many(
+            session, conn.id, "ctms", ctms_names.activity.object, [d.source_id for d in keep]
+        )
+    to_write: list[tuple[int, TargetUpsert]] = []
+    upserts: list[Delivery] = []
+    for d in keep:
+        assert d.id is not None
+        link = links.get(d.source_id)
+        if is_stale(d, link):
+            outcomes[d.id] = Outcome.stale("the CRM already has a newer version of this activity")
+        elif d.operation == Operation.DELETE_INTERACTION:
+            if link is None:
+                outcomes[d.id] = Outcome.unchanged("this activity never reached the CRM: nothing to mark")
+            elif link.deleted:
+                outcomes[d.id] = Outcome.unchanged("already marked Deleted")
+            else:
+                subject = link.last_fields.get(names.interaction.fields.subject)
+                to_write.append(
+                    (
+                        d.id,
+                        interaction_deletion(
+                            d.source_id, subject if isinstance(subject, str) else None, names
+                        ),
+                    )
+                )
+        else:
+            upserts.append(d)
+
+    activities = await _activities(work, upserts, outcomes)
+    pair = match_pair(conn, work.settings)
+    async with work.resources.sessionmaker() as session:
+        cached = await links_repo.cached_accounts(
+            session, conn.id, [a.person_id for a in activities.values() if a.person_id]
+        )
+    accounts, learned = await accounts_for_persons(
+        ctms,
+        gateway,
+        person_ids={a.person_id for a in activities.values() if a.person_id},
+        cached={p: m.account_id for p, m in cached.items()},
+        pair=pair,
+        crm_names=names,
+        ctms_names=ctms_names,
+    )
+    if learned:
+        async with work.resources.sessionmaker() as session, session.begin():
+            await links_repo.remember_accounts(session, conn.id, learned)
+    parents = None
+    if conn.sync_studies_and_sites:
+        parents = await ensure_parents(
+            work,
+            conn,
+            names,
+            study_ids={a.study_id for a in activities.values() if a.study_id},
+            site_ids={a.site_id for a in activities.values() if a.site_id},
+        )
+    users = await _creators(work, activities.values(), ctms_names)
+
+    for d in upserts:
+        assert d.id is not None
+        activity = activities.get(d.id)
+        if activity is None:
+            continue  # its outcome is set already (echo, not found, or a mapping error)
+        if activity.person_id in accounts.failures:
+            outcomes[d.id] = accounts.failures[activity.person_id]
+            continue
+        if parents is not None:
+            blocked = parents.failed.get(activity.site_id or "") or parents.failed.get(
+                activity.study_id or ""
+            )
+            if blocked is not None:
+                outcomes[d.id] = blocked
+                continue
+        try:
+            upsert = clinical_activity_to_interaction(
+                activity,
+                names=names,
+                account_id=accounts.ids.get(activity.person_id or "", ""),
+                study_ref=parents.studies.get(activity.study_id or "") if parents else None,
+                site_ref=parents.sites.get(activity.site_id or "") if parents else None,
+                created_by=users.get(activity.created_by_id or ""),
+                sync_studies_and_sites=conn.sync_studies_and_sites,
+            )
+        except (MappingError, ValueError) as exc:
+            code = exc.code if isinstance(exc, MappingError) else "PERSON_MISSING"
+            outcomes[d.id] = Outcome.dead(code, exc.message if isinstance(exc, MappingError) else str(exc))
+            continue
+        link = links.get(d.source_id)
+        if link is not None and not link.deleted and link.content_hash == upsert.content_hash():
+            outcomes[d.id] = Outcome.unchanged(
+                "the CRM already has this content", _link(d, conn.id, upsert, False, link)(link.target_id)
+            )
+        else:
+            to_write.append((d.id, upsert))
+
+    written = await write_all(gateway.upsert, gateway.target, gateway.max_batch, to_write)
+    by_id = {d.id: d for d in keep}
+    for delivery_id, upsert in to_write:
+        d = by_id[delivery_id]
+        result, call = written[delivery_id]
+        deleted = d.operation == Operation.DELETE_INTERACTION
+        outcomes[delivery_id] = outcome_of_write(
+            d,
+            result,
+            call,
+            target_object=upsert.object,
+            link=_link(d, conn.id, upsert, deleted, links.get(d.source_id)),
+        )
+    return outcomes
+
+
+async def _activities(
+    work: LaneWork, deliveries: list[Delivery], outcomes: dict[int, Outcome]
+) -> dict[int, CtmsActivity]:
+    """Parse each activity, reading the thin ones from the vault; echoes and bad records get outcomes.
+    Records carried by their events are judged first, so a data error is decided before any call fails."""
+    ctms_names = CtmsNames.defaults()
+    raws: dict[str, dict[str, Any] | None] = {
+        d.source_id: work.event_data(d).get("record") for d in deliveries
+    }
+    thin = {i for i, r in raws.items() if not r}
+    parsed: dict[int, CtmsActivity] = {}
+    _parse_into(parsed, outcomes, [d for d in deliveries if d.source_id not in thin], raws, ctms_names)
+    if thin:
+        fields = ctms_names.activity.fields.model_dump().values()
+        raws.update(await vault_read_by_ids(work.clients.ctms(), ctms_names.activity.object, fields, thin))
+        _parse_into(parsed, outcomes, [d for d in deliveries if d.source_id in thin], raws, ctms_names)
+    return parsed
+
+
+def _parse_into(
+    parsed: dict[int, CtmsActivity],
+    outcomes: dict[int, Outcome],
+    deliveries: list[Delivery],
+    raws: dict[str, dict[str, Any] | None],
+    ctms_names: CtmsNames,
+) -> None:
+    for d in deliveries:
+        assert d.id is not None
+        raw = raws.get(d.source_id)
+        if not raw:
+            outcomes[d.id] = Outcome.dead(
+                "RECORD_NOT_FOUND", f"activity {d.source_id} is no longer in the vault"
+            )
+            continue
+        try:
+            activity = parse_ctms_activity(raw, ctms_names)
+        except MappingError as exc:
+            outcomes[d.id] = Outcome.dead(exc.code, exc.message)
+            continue
+        if activity.kind == "medical_activity":
+            outcomes[d.id] = Outcome.unchanged(
+                "a Medical Activity: the bridge's own write, not sent back (F9)"
+            )
+            continue
+        parsed[d.id] = activity
+
+
+async def _creators(work: LaneWork, activities: Any, ctms_names: CtmsNames) -> dict[str, VaultUser]:
+    ids = {a.created_by_id for a in activities if a.created_by_id}
+    if not ids:
+        return {}
+    user = ctms_names.user
+    rows = await vault_read_by_ids(
+        work.clients.ctms(), user.object, [user.first_name, user.last_name, user.email], ids
+    )
+    users: dict[str, VaultUser] = {}
+    for user_id, raw in rows.items():
+        try:
+            parsed = parse_vault_user(raw, ctms_names)
+        except MappingError:
+            continue  # "From" is optional: a user we cannot read leaves it empty
+        if parsed is not None:
+            users[user_id] = parsed
+    return users
+
+
+def _link(
+    d: Delivery, connection_id: str, upsert: TargetUpsert, deleted: bool, prior: RecordLink | None
+) -> Callable[[str | None], dict[str, Any]]:
+    def make(target_id: str | None) -> dict[str, Any]:
+        return link_values(
+            d,
+            source_system="ctms",
+            connection_id=connection_id,
+            target_object=upsert.object,
+            target_id=target_id or (prior.target_id if prior else None),
+            upsert=None if deleted else upsert,
+            deleted=deleted,
+            last_fields=dict(prior.last_fields) if deleted and prior else None,
+        )
+
+    return make

@@ -1,0 +1,166 @@
+"""F3 and F4: CRM calls sent to Vault Clinical become Medical Activities in the CTMS; deleted calls make
+them inactive (when the Transfer job releases the deletion). Calls from every connection share this lane:
+they all land in the one vault object, in batches of up to 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.clients.crm import CrmGateway
+from app.clients.errors import ClientError
+from app.clients.vault import MAX_BATCH
+from app.domain.crm import CrmCall, parse_crm_call
+from app.domain.errors import MappingError
+from app.domain.mapping.activities import crm_call_to_medical_activity, medical_activity_inactivation
+from app.domain.mapping.echo import is_crm_record_echo
+from app.domain.names import CrmNames, CtmsNames
+from app.domain.upsert import TargetUpsert
+from app.models import Connection, Delivery, Operation, RecordLink
+from app.repositories import links as links_repo
+from app.services.delivery.common import is_stale, link_values, newest_per_record, outcome_of_write, write_all
+from app.services.delivery.matching import match_pair, persons_for_identifiers
+from app.services.delivery.outcomes import Outcome
+from app.services.delivery.work import LaneWork
+
+
+async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
+    ctms_names = CtmsNames.defaults()
+    keep, outcomes = newest_per_record(work.deliveries)
+    to_write: list[tuple[int, TargetUpsert]] = []
+    by_connection: dict[str, list[Delivery]] = {}
+    for d in keep:
+        by_connection.setdefault(d.connection_id or "", []).append(d)
+    links: dict[tuple[str, str], RecordLink] = {}
+    for connection_id, group in by_connection.items():
+        conn = work.connections.get(connection_id)
+        if conn is None:
+            outcomes.update(
+                {d.id: Outcome.dead("CONNECTION_GONE", "the connection was deleted") for d in group if d.id}
+            )
+            continue
+        names = CrmNames.with_overrides(conn.platform, conn.object_names)  # type: ignore[arg-type]
+        async with work.resources.sessionmaker() as session:
+            found = await links_repo.get_many(
+                session, conn.id, "crm", group[0].source_object, [d.source_id for d in group]
+            )
+        links.update({(conn.id, k): v for k, v in found.items()})
+        await _plan_connection(work, conn, names, ctms_names, group, found, outcomes, to_write)
+
+    ctms = work.clients.ctms()
+
+    async def upsert(object_name: str, id_field: str, records: list[dict[str, Any]]) -> Any:
+        return await ctms.upsert(object_name, records, id_field)
+
+    written = await write_all(upsert, ctms.target, MAX_BATCH, to_write)
+    by_id = {d.id: d for d in keep}
+    for delivery_id, target in to_write:
+        d = by_id[delivery_id]
+        result, call = written[delivery_id]
+        prior = links.get((d.connection_id or "", d.source_id))
+        inactivation = d.operation == Operation.INACTIVATE_MEDICAL_ACTIVITY
+        outcomes[delivery_id] = outcome_of_write(
+            d, result, call, target_object=target.object, link=_link(d, target, inactivation, prior)
+        )
+    return outcomes
+
+
+async def _plan_connection(
+    work: LaneWork,
+    conn: Connection,
+    names: CrmNames,
+    ctms_names: CtmsNames,
+    group: list[Delivery],
+    links: dict[str, RecordLink],
+    outcomes: dict[int, Outcome],
+    to_write: list[tuple[int, TargetUpsert]],
+) -> None:
+    calls: dict[int, CrmCall] = {}
+    for d in group:
+        assert d.id is not None
+        link = links.get(d.source_id)
+        if is_stale(d, link):
+            outcomes[d.id] = Outcome.stale("the vault already has a newer version of this call")
+        elif d.operation == Operation.INACTIVATE_MEDICAL_ACTIVITY:
+            if link is None:
+                outcomes[d.id] = Outcome.unchanged("this call never reached the vault: nothing to inactivate")
+            elif link.deleted:
+                outcomes[d.id] = Outcome.unchanged("already inactive")
+            else:
+                to_write.append((d.id, medical_activity_inactivation(conn.id, d.source_id, ctms_names)))
+        else:
+            raw = work.event_data(d).get("record")
+            if not isinstance(raw, dict):
+                outcomes[d.id] = Outcome.dead("RECORD_MISSING", "the event carries no call record")
+            elif is_crm_record_echo(raw, names):
+                outcomes[d.id] = Outcome.unchanged("an object the bridge writes: its own echo (F9)")
+            else:
+                try:
+                    calls[d.id] = parse_crm_call(raw, conn.platform, names)  # type: ignore[arg-type]
+                except (MappingError, ValueError) as exc:
+                    code = exc.code if isinstance(exc, MappingError) else "INVALID_RECORD"
+                    outcomes[d.id] = Outcome.dead(
+                        code, exc.message if isinstance(exc, MappingError) else str(exc)
+                    )
+    if not calls:
+        return
+    pair = match_pair(conn, work.settings)
+    try:
+        identifiers = await _account_identifiers(work.clients.crm(conn), names, pair.crm_account_field, calls)
+        persons = await persons_for_identifiers(
+            work.clients.ctms(), identifiers=set(identifiers.values()), pair=pair, ctms_names=ctms_names
+        )
+    except ClientError as exc:
+        outcomes.update({delivery_id: Outcome.from_error(exc) for delivery_id in calls})
+        return
+    for delivery_id, call in calls.items():
+        value = identifiers.get(call.account_id)
+        if value is None:
+            outcomes[delivery_id] = Outcome.unmatched(
+                "ACCOUNT_IDENTIFIER_MISSING", f"account {call.account_id} has no {pair.crm_account_field}"
+            )
+        elif value in persons.failures:
+            outcomes[delivery_id] = persons.failures[value]
+        else:
+            to_write.append(
+                (
+                    delivery_id,
+                    crm_call_to_medical_activity(
+                        call, connection_id=conn.id, person_id=persons.ids[value], ctms_names=ctms_names
+                    ),
+                )
+            )
+
+
+async def _account_identifiers(
+    gateway: CrmGateway, names: CrmNames, field: str, calls: dict[int, CrmCall]
+) -> dict[str, str]:
+    """Account id → identifier value: from the webhook payload when it carries it, else one query."""
+    known: dict[str, str] = {}
+    for call in calls.values():
+        value = call.account_identifier(field)
+        if value is not None:
+            known[call.account_id] = value
+    missing = [c.account_id for c in calls.values() if c.account_id not in known]
+    if missing:
+        read = await gateway.read_field(names.account.object, field, missing)
+        known.update({k: v for k, v in read.items() if v})
+    return known
+
+
+def _link(
+    d: Delivery, target: TargetUpsert, inactivation: bool, prior: RecordLink | None
+) -> Callable[[str | None], dict[str, Any]]:
+    def make(target_id: str | None) -> dict[str, Any]:
+        return link_values(
+            d,
+            source_system="crm",
+            connection_id=d.connection_id or "",
+            target_object=target.object,
+            target_id=target_id or (prior.target_id if prior else None),
+            upsert=None if inactivation else target,
+            deleted=inactivation,
+            last_fields=dict(prior.last_fields) if inactivation and prior else None,
+        )
+
+    return make

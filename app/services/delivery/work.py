@@ -1,0 +1,34 @@
+"""The unit a lane handler works on: a claimed batch with everything it needs already loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.clients.registry import ClientRegistry
+from app.context import Resources
+from app.models import Connection, Delivery, GlobalSettings, InboxEvent
+from app.services.delivery.outcomes import Outcome
+
+
+@dataclass
+class LaneWork:
+    resources: Resources
+    clients: ClientRegistry
+    lane: str
+    deliveries: list[Delivery]
+    events: dict[int, InboxEvent]
+    connections: dict[str, Connection]  # every connection the batch refers to
+    settings: GlobalSettings
+
+    def event_data(self, delivery: Delivery) -> dict[str, Any]:
+        event = self.events.get(delivery.event_id or -1)
+        data = event.payload.get("data") if event else None
+        return data if isinstance(data, dict) else {}
+
+    def connection(self, delivery: Delivery) -> Connection | None:
+        return self.connections.get(delivery.connection_id or "")
+
+
+Handler = Callable[[LaneWork], Awaitable[dict[int, Outcome]]]
