@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from app import metrics  # noqa: F401 - registers the bridge's metrics for /metrics
 from app.api import health
+from app.api import operator as operator_api
 from app.api.problems import install_problem_handlers
 from app.api.webhooks import crm as crm_webhooks
 from app.api.webhooks import ctms as ctms_webhooks
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ctms_webhooks.router)
     app.include_router(crm_webhooks.router)
+    app.include_router(operator_api.router)
     return app

@@ -10,6 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.logging import get_logger
+
+log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://ctms-crm-bridge.dev/problems/"
 
@@ -87,6 +90,12 @@ def install_problem_handlers(app: FastAPI) -> None:
                 422, "VALIDATION_FAILED", "the request does not match the schema", extra={"errors": errors}
             )
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # the details stay in our logs (with the traceback); the caller gets a stable code
+        log.error("unhandled_error", error=type(exc).__name__, exc_info=exc)
+        return problem_response(Problem(500, "INTERNAL_ERROR", "the bridge failed to handle this request"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -64,7 +64,7 @@ class Delivery(SQLModel, table=True):
     source_id: str = Field(max_length=64)
     source_modified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
-    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=32)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     lease_owner: str | None = Field(default=None, max_length=128)

@@ -24,6 +24,7 @@ class InboxEvent(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("sender", "webhook_id"),
         Index("ix_inbox_events_status_received_at", "status", "received_at"),
+        Index("ix_inbox_events_sender_record", "sender", "object", "record_id"),  # catch-up asks "seen it?"
     )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)

@@ -35,6 +35,25 @@ async def insert_once(session: AsyncSession, values: dict[str, Any]) -> tuple[in
     return int(existing.scalar_one()), False
 
 
+async def has_change(
+    session: AsyncSession,
+    sender: str,
+    object_: str | None,
+    record_id: str | None,
+    modified: datetime | None,
+    type_: str,
+) -> bool:
+    """Is this change of this record already in the inbox (under any webhook id)?"""
+    stmt = select(InboxEvent.id).where(
+        col(InboxEvent.sender) == sender,
+        col(InboxEvent.object) == object_,
+        col(InboxEvent.record_id) == record_id,
+        col(InboxEvent.source_modified_at) == modified,
+        col(InboxEvent.type) == type_,
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
 async def claim_received(session: AsyncSession, limit: int) -> list[InboxEvent]:
     """Lock a batch of unplanned events, oldest first; concurrent claimers skip each other's rows."""
     stmt = (

@@ -12,6 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.logging import get_logger
 from app.models import (
     AccountMatch,
     Connection,
@@ -24,7 +25,9 @@ from app.models import (
 from app.models import Operation as Op
 from app.repositories import connections as connections_repo
 from app.repositories import inbox
+from app.services.names import crm_names_for
 
+log = get_logger(__name__)
 ACTIVITY = "crm_activity__v"
 STUDY = "study__v"
 SITE = "site__v"
@@ -101,6 +104,14 @@ def plan_ctms(event: InboxEvent, active: list[Connection], settings: GlobalSetti
 def plan_crm(event: InboxEvent, connection: Connection | None) -> list[Delivery]:
     if connection is None or event.connection_id is None:
         return []  # the connection was deleted after the event was accepted
+    deliveries = _plan_crm(event, connection)
+    call_object = crm_names_for(connection).call.object
+    for d in deliveries:  # one name for the call object, whatever the event said (deletions say none)
+        d.source_object = call_object
+    return deliveries
+
+
+def _plan_crm(event: InboxEvent, connection: Connection) -> list[Delivery]:
     if event.type == "crm.call.deleted":
         # F4: applied when the Transfer job next runs, as the product has always done
         return [
@@ -137,15 +148,39 @@ async def plan_pending(session: AsyncSession, limit: int = 500) -> PlanResult:
     settings = await connections_repo.global_settings(session)
     for event in events:
         assert event.id is not None
-        if event.source == "ctms":
-            if event.object == PERSON and event.record_id:
-                await _forget_person_matches(session, event.record_id)
-            deliveries = [] if _is_ctms_echo(event) else plan_ctms(event, active, settings)
-        else:
-            deliveries = [] if is_crm_echo(event) else plan_crm(event, by_id.get(event.connection_id or ""))
-        session.add_all(deliveries)
+        try:
+            async with session.begin_nested():  # one event that cannot be planned must not block the rest
+                deliveries = await _plan_one(session, event, active, by_id, settings)
+        except Exception as exc:
+            log.exception("event_planning_failed", event_id=event.id)
+            await inbox.mark(
+                session,
+                event.id,
+                EventStatus.FAILED,
+                "PLANNING_FAILED",
+                f"{type(exc).__name__}: the bridge could not plan this event",
+            )
+            continue
         result.deliveries += len(deliveries)
         result.lanes.update(d.lane for d in deliveries if d.status == DeliveryStatus.PENDING)
         await inbox.mark(session, event.id, EventStatus.PROCESSED if deliveries else EventStatus.IGNORED)
     await session.flush()
     return result
+
+
+async def _plan_one(
+    session: AsyncSession,
+    event: InboxEvent,
+    active: list[Connection],
+    by_id: dict[str, Connection],
+    settings: GlobalSettings,
+) -> list[Delivery]:
+    if event.source == "ctms":
+        if event.object == PERSON and event.record_id:
+            await _forget_person_matches(session, event.record_id)
+        deliveries = [] if _is_ctms_echo(event) else plan_ctms(event, active, settings)
+    else:
+        deliveries = [] if is_crm_echo(event) else plan_crm(event, by_id.get(event.connection_id or ""))
+    session.add_all(deliveries)
+    await session.flush()
+    return deliveries

@@ -24,6 +24,7 @@ class Periodic:
 # Cluster-wide jobs: one run per period across all workers (arq cron with unique job ids).
 PERIODIC: list[Periodic] = [
     Periodic("sweep", lambda s: s.sweeper_interval_seconds),
+    Periodic("transfer_run", lambda s: float(s.transfer_interval_seconds)),
 ]
 
 HEARTBEAT_SECONDS = 15.0

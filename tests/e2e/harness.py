@@ -12,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
@@ -164,3 +165,65 @@ def interactions(org: Org) -> list[dict[str, Any]]:
     if org.platform == "salesforce":
         return list(org.state.list_records("Vault_Clinical_Interaction_vod__c"))
     return list(org.state.records_of("vault_clinical_interaction__v"))
+
+
+# ---- F8 automation: settings and source records --------------------------------------------------------
+
+
+async def automation_switches(
+    engine: AsyncEngine, *, monitoring_events: bool = False, communication_log_items: bool = False
+) -> None:
+    """Turn F8's switches on or off in the settings row (id 1), as an operator would."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO global_settings (id, ctms_person_field, crm_account_field,"
+                " automate_monitoring_events, automate_communication_log_items, max_attempts,"
+                " unmatched_max_age_seconds, updated_at)"
+                " VALUES (1, 'external_id__v', 'External_ID_vod__c', :me, :cl, 10, 604800, now())"
+                " ON CONFLICT (id) DO UPDATE SET automate_monitoring_events = :me,"
+                " automate_communication_log_items = :cl, updated_at = now()"
+            ),
+            {"me": monitoring_events, "cl": communication_log_items},
+        )
+
+
+def monitoring_event(vault: VaultState, person_id: str, study_id: str, **fields: Any) -> dict[str, Any]:
+    values = {
+        "name__v": "IMV 3 - Site 101",
+        "person__v": person_id,
+        "study__v": study_id,
+        "monitoring_visit_method__v": "on_site__v",
+        "planned_visit_start_date__v": "2026-11-18",
+        "actual_visit_start_date__v": "2026-11-19",
+        **fields,
+    }
+    return vault.user_create("monitoring_event__v", values)
+
+
+def communication_log_item(
+    vault: VaultState, person_id: str | None, study_id: str, **fields: Any
+) -> dict[str, Any]:
+    values = {
+        "subject__v": "Protocol amendment call",
+        "person__v": person_id,
+        "study__v": study_id,
+        "communication_date__v": "2026-11-21",
+        "communication_method__v": "phone__v",
+        **fields,
+    }
+    return vault.user_create("study_communication_log__ctms", values)
+
+
+def activities_for(vault: VaultState, source_id: str) -> list[dict[str, Any]]:
+    """The CTMS Activities keyed by a source record's id (F8 writes external_id__v = that id)."""
+    return [r for r in vault.records_of("crm_activity__v") if r.get("external_id__v") == source_id]
+
+
+def any_account(org: Org, identifier: str) -> str:
+    """An account carrying the default identifier, in a Salesforce or a Vault CRM org (Vault CRM names
+    accounts from their first and last names)."""
+    if org.platform == "salesforce":
+        return account(org, identifier)
+    values = {"first_name__v": "Rosa", "last_name__v": "Lind", "external_id__v": identifier}
+    return str(org.state.user_create("account__v", values)["id"])

@@ -257,4 +257,6 @@ async def test_a_worker_killed_mid_batch_is_replaced_within_its_lease(
         ids = [r["Vault_Activity_ID_vod__c"] for r in interactions(org)]
         assert len(ids) == 30
         assert len(set(ids)) == 30
-        assert took < 4 + 1 + 15  # lease + sweeper period + a couple of slow batches
+        assert any(r["attempts"] >= 2 for r in rows)  # the killed worker's claims were taken over
+        # bounded: the 4 s lease, a 1 s sweep, then the remaining batches at 1.5 s of latency each
+        assert took < 4 + 1 + 30

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request, status
 from app.api.deps import ResourcesDep
 from app.api.problems import Problem, problem_responses
 from app.api.webhooks import receive
-from app.api.webhooks.envelopes import validate_crm
 from app.crypto import SecretBox
+from app.domain.envelopes import validate_crm
 from app.logging import get_logger
 from app.repositories import connections
 

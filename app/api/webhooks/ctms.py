@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, status
 from app.api.deps import ResourcesDep
 from app.api.problems import Problem, problem_responses
 from app.api.webhooks import receive
-from app.api.webhooks.envelopes import validate_ctms
+from app.domain.envelopes import validate_ctms
 
 router = APIRouter(tags=["webhooks"])
 SOURCE = "ctms"

@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app import metrics
 from app.api.problems import Problem
-from app.api.webhooks.envelopes import StoredFields
 from app.context import Resources
+from app.domain.envelopes import StoredFields
 from app.logging import get_logger
 from app.services import intake, wakeups
 from app.signing import SignatureError, verify

@@ -15,26 +15,35 @@ from app.services.delivery.outcomes import Outcome
 
 
 def newest_per_record(deliveries: Sequence[Delivery]) -> tuple[list[Delivery], dict[int, Outcome]]:
-    """Within one batch only the newest event of each record matters; older ones are stale already."""
+    """Within one batch only the newest change of each record matters: older ones are stale, and a twin
+    of the same change (a re-sent event) is unchanged. Of twins, the earliest delivery goes out."""
     newest: dict[tuple[str, str, str | None], Delivery] = {}
-    for d in deliveries:
+    for d in sorted(deliveries, key=lambda d: d.id or 0):
         key = (d.source_object, d.source_id, d.connection_id)
         current = newest.get(key)
-        if current is None or _order(d) >= _order(current):
+        if current is None or (_modified(d), _is_deletion(d)) > (_modified(current), _is_deletion(current)):
             newest[key] = d
     keep = list(newest.values())
     kept = {id(d) for d in keep}
-    superseded = {
-        d.id: Outcome.stale("a newer event for this record was in the same batch")
-        for d in deliveries
-        if id(d) not in kept and d.id is not None
-    }
-    return keep, superseded
+    others: dict[int, Outcome] = {}
+    for d in deliveries:
+        if id(d) in kept or d.id is None:
+            continue
+        winner = newest[(d.source_object, d.source_id, d.connection_id)]
+        if _modified(d) == _modified(winner) and d.operation == winner.operation:
+            others[d.id] = Outcome.unchanged(f"the same change goes out with delivery {winner.id}")
+        else:
+            others[d.id] = Outcome.stale("a newer change of this record was in the same batch")
+    return keep, others
 
 
-def _order(d: Delivery) -> tuple[datetime, int]:
-    # deletions carry their deletion time, so "latest wins" also orders an update against a delete
-    return (d.source_modified_at or _EPOCH, d.id or 0)
+def _modified(d: Delivery) -> datetime:
+    return d.source_modified_at or _EPOCH
+
+
+def _is_deletion(d: Delivery) -> bool:
+    # a deletion at the same instant as an update is the later of the two
+    return d.operation.startswith(("delete", "inactivate"))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -118,7 +127,7 @@ def outcome_of_write(
     if isinstance(result, ClientError):
         return Outcome.from_error(result)
     if result.ok:
-        return Outcome.delivered(target_object, result.id, call, link(result.id))
+        return Outcome.delivered(target_object, result.id, call, link(result.id), created=result.created)
     if result.transient:
         return Outcome.again(result.error_code or "FAILURE", result.error_message or "", call=call)
     return Outcome.dead(

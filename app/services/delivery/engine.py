@@ -118,6 +118,8 @@ async def _record(
                 values["target_object"] = outcome.target_object
             if outcome.target_id:
                 values["target_id"] = outcome.target_id
+            if outcome.status == DeliveryStatus.DELIVERED:
+                values["payload"] = {**delivery.payload, "created": outcome.created}
             if outcome.retry:
                 if delivery.attempts >= max_attempts:
                     values["status"] = DeliveryStatus.DEAD

@@ -10,7 +10,7 @@ from app.clients.errors import ClientError
 from app.domain.ctms import CtmsActivity, parse_ctms_activity, parse_vault_user
 from app.domain.errors import MappingError
 from app.domain.mapping.activities import clinical_activity_to_interaction, interaction_deletion
-from app.domain.names import CrmNames, CtmsNames
+from app.domain.names import CtmsNames
 from app.domain.upsert import TargetUpsert
 from app.domain.users import VaultUser
 from app.models import Delivery, Operation, RecordLink
@@ -20,6 +20,7 @@ from app.services.delivery.matching import accounts_for_persons, match_pair
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.studies_sites import ensure_parents
 from app.services.delivery.work import LaneWork
+from app.services.names import crm_names_for
 
 
 async def handle_interactions(work: LaneWork) -> dict[int, Outcome]:
@@ -38,7 +39,7 @@ async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Out
             for d in work.deliveries
             if d.id
         }
-    names = CrmNames.with_overrides(conn.platform, conn.object_names)  # type: ignore[arg-type]
+    names = crm_names_for(conn)
     ctms_names = CtmsNames.defaults()
     ctms, gateway = work.clients.ctms(), work.clients.crm(conn)
     keep, superseded = newest_per_record(work.deliveries)

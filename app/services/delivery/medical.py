@@ -22,6 +22,7 @@ from app.services.delivery.common import is_stale, link_values, newest_per_recor
 from app.services.delivery.matching import match_pair, persons_for_identifiers
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
+from app.services.names import crm_names_for
 
 
 async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
@@ -39,7 +40,7 @@ async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
                 {d.id: Outcome.dead("CONNECTION_GONE", "the connection was deleted") for d in group if d.id}
             )
             continue
-        names = CrmNames.with_overrides(conn.platform, conn.object_names)  # type: ignore[arg-type]
+        names = crm_names_for(conn)
         async with work.resources.sessionmaker() as session:
             found = await links_repo.get_many(
                 session, conn.id, "crm", group[0].source_object, [d.source_id for d in group]
@@ -96,7 +97,7 @@ async def _plan_connection(
                 outcomes[d.id] = Outcome.unchanged("an object the bridge writes: its own echo (F9)")
             else:
                 try:
-                    calls[d.id] = parse_crm_call(raw, conn.platform, names)  # type: ignore[arg-type]
+                    calls[d.id] = parse_crm_call(raw, names.platform, names)
                 except (MappingError, ValueError) as exc:
                     code = exc.code if isinstance(exc, MappingError) else "INVALID_RECORD"
                     outcomes[d.id] = Outcome.dead(

@@ -21,13 +21,24 @@ class Outcome:
     target_id: str | None = None
     call: CallFact | None = None  # the outbound call this delivery rode on, if any
     link: dict[str, Any] | None = field(default=None, repr=False)  # values for links.save
+    created: bool = False  # the write made a new record in the target (else it updated one)
 
     @classmethod
     def delivered(
-        cls, target_object: str, target_id: str | None, call: CallFact | None, link: dict[str, Any] | None
+        cls,
+        target_object: str,
+        target_id: str | None,
+        call: CallFact | None,
+        link: dict[str, Any] | None,
+        created: bool = False,
     ) -> Outcome:
         return cls(
-            DeliveryStatus.DELIVERED, target_object=target_object, target_id=target_id, call=call, link=link
+            DeliveryStatus.DELIVERED,
+            target_object=target_object,
+            target_id=target_id,
+            call=call,
+            link=link,
+            created=created,
         )
 
     @classmethod

@@ -23,6 +23,7 @@ from app.repositories import links as links_repo
 from app.services.delivery.common import is_stale, link_values, newest_per_record, outcome_of_write, write_all
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
+from app.services.names import crm_names_for
 
 STUDY_COUNTRY = "study_country__v"
 COUNTRY_NAME = "name__v"
@@ -236,7 +237,7 @@ async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Out
             for d in work.deliveries
             if d.id
         }
-    names = CrmNames.with_overrides(conn.platform, conn.object_names)  # type: ignore[arg-type]
+    names = crm_names_for(conn)
     ctms_names = CtmsNames.defaults()
     gateway = work.clients.crm(conn)
     keep, superseded = newest_per_record(work.deliveries)

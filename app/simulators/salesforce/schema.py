@@ -254,6 +254,8 @@ def default_schema() -> Schema:
                 status,
                 subject,
                 account,
+                # default name: set by "Send to Vault Clinical", so catch-up can find sent calls
+                _custom("Sent_to_Vault_Clinical_vod__c", FieldType.BOOLEAN, "Sent to Vault Clinical"),
             ],
         ),
         _object(

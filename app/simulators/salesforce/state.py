@@ -37,6 +37,9 @@ class Token:
     revoked: bool = False
 
 
+SENT_FLAG = "Sent_to_Vault_Clinical_vod__c"
+
+
 @dataclass(eq=False)
 class SalesforceState:
     schema: Schema = field(default_factory=default_schema)
@@ -181,6 +184,8 @@ class SalesforceState:
     def send_call_to_vault(self, call_id: str) -> dict[str, Any]:
         """The "Send to Vault Clinical" button: emit ``crm.call.sent_to_vault`` with the call; returns ``data``."""
         _, call = self.live_record(events.CALL_OBJECT, call_id)
+        if not call.get(SENT_FLAG):  # the mark survives in the org, so a lost event can be caught up
+            call = self.update_record(events.CALL_OBJECT, call["Id"], {SENT_FLAG: True})
         data = events.sent_to_vault_data(self.store, call, self.account_identifier_fields)
         self.sent_to_vault.add(call["Id"])
         self._emit(events.SENT_TO_VAULT, data)

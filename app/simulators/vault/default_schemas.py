@@ -12,6 +12,18 @@ S, B = FieldType.STRING, FieldType.BOOLEAN
 D, P, REF = FieldType.DATE, FieldType.PICKLIST, FieldType.OBJECT
 
 CTMS_CHANNELS = ("in_person__v", "video__v", "phone__v", "chat_text__v", "email__v", "other__v")  # default
+# default: the visit and communication method tables of app/domain/names/ctms.py
+VISIT_METHODS = ("on_site__v", "remote__v", "video__v", "phone__v")
+COMMUNICATION_METHODS = (
+    "in_person__v",
+    "meeting__v",
+    "video__v",
+    "phone__v",
+    "chat_text__v",
+    "email__v",
+    "letter__v",
+    "other__v",
+)
 CRM_CHANNELS = ("face_to_face__v", "video__v", "phone__v", "message__v", "email__v", "other__v")  # default
 CRM_CALL_STATUSES = ("planned__v", "saved__v", "submitted__v")  # default
 CRM_SYNC_STATUSES = ("active__v", "inactive__v", "deleted_in_vault_clinical__v")  # default
@@ -36,12 +48,14 @@ def _users() -> list[FieldDef]:
 
 def ctms_schema() -> SchemaRegistry:
     """Clinical Operations objects the bridge reads and writes."""
+    # F8 sources: the levels and person an automated Clinical Activity copies, and the flag that asks
+    # for the activity to be updated (names as app/domain/names/ctms.py's defaults).
     person_levels = [
         _ref("study__v", "study__v"),
         _ref("study_country__v", "study_country__v"),
         _ref("site__v", "site__v"),
         _ref("person__v", "person__sys"),
-        FieldDef("activity_update_required__v", B, default=False),
+        FieldDef("activity_update_required__v", B, "Activity Update Required", default=False),
     ]
     return SchemaRegistry(
         [
@@ -103,13 +117,28 @@ def ctms_schema() -> SchemaRegistry:
                 "monitoring_event__v",
                 "Monitoring Event",
                 "V5M",
-                [*person_levels, FieldDef("event_date__v", D), FieldDef("subject__v", S)],
+                [
+                    *person_levels,
+                    FieldDef(
+                        "monitoring_visit_method__v", P, "Monitoring Visit Method", picklist=VISIT_METHODS
+                    ),
+                    FieldDef("planned_visit_start_date__v", D, "Planned Visit Start Date"),
+                    FieldDef("actual_visit_start_date__v", D, "Actual Visit Start Date"),
+                ],
+                name_mode=NameMode.REQUIRED,  # "IMV 3 - Site 101": becomes the activity's subject
             ),
             define_object(
                 "study_communication_log__ctms",  # default name (SPEC.md 1)
                 "Study Communication Log Item",
                 "V7L",
-                [*person_levels, FieldDef("communication_date__v", D), FieldDef("subject__v", S)],
+                [
+                    *person_levels,
+                    FieldDef("subject__v", S, max_length=255),
+                    FieldDef("communication_date__v", D, "Communication Date"),
+                    FieldDef(
+                        "communication_method__v", P, "Communication Method", picklist=COMMUNICATION_METHODS
+                    ),
+                ],
             ),
             define_object(
                 "crm_activity__v",
@@ -184,6 +213,8 @@ def crm_schema() -> SchemaRegistry:
                     FieldDef("call_datetime__v", FieldType.DATETIME),
                     FieldDef("call_channel__v", P, picklist=CRM_CHANNELS),
                     FieldDef("subject__v", S, max_length=255),
+                    # default name: set by "Send to Vault Clinical", so catch-up can find sent calls
+                    FieldDef("sent_to_vault_clinical__v", B, default=False),
                 ],
                 status_values=CRM_CALL_STATUSES,
             ),

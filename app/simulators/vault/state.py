@@ -304,6 +304,17 @@ class VaultState:
         if call is None:
             raise KeyError(f"call2__v {call_id} does not exist")
         check_wiring(self, "call2__v")
+        if not call.get("sent_to_vault_clinical__v"):  # the mark stays, so a lost event can be caught up
+            schema = self._schema_of("call2__v")
+            write_rows(
+                self,
+                schema,
+                [{"id": call_id, "sent_to_vault_clinical__v": True}],
+                WriteMode.UPDATE,
+                None,
+                self.human_user_id(),
+            )
+            call = self.get("call2__v", call_id) or call
         send_call_to_vault(self, call)
 
     def _schema_of(self, object_name: str) -> ObjectSchema:

@@ -1,4 +1,5 @@
-"""The webhook envelopes of CONTRACT.md section 2, validated per event type."""
+"""The webhook envelopes of CONTRACT.md section 2, validated per event type (pure: used by the webhook
+endpoints and by the Transfer job, which feeds caught-up changes through the same path)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.timestamps import parse_timestamp
+from app.domain.dates import parse_modified
+from app.domain.errors import MappingError
+
+
+def parse_timestamp(value: str) -> datetime:
+    """A timestamp of either platform; a ValueError (a 422 for the sender) when it is not one."""
+    try:
+        return parse_modified(value)
+    except MappingError as exc:
+        raise ValueError(exc.message) from None
+
 
 CTMS_TYPES = ("ctms.record.created", "ctms.record.updated", "ctms.record.deleted")
 CRM_TYPES = ("crm.call.sent_to_vault", "crm.call.deleted")

@@ -1,0 +1,207 @@
+"""/api/v1/connections: configure CRM connections (admin), read them (viewer), test them (operator)."""
+
+from __future__ import annotations
+
+from fastapi import status
+
+from app.api.deps import ResourcesDep
+from app.api.operator.auth import CallerDep
+from app.api.operator.edge import secret_box, transaction
+from app.api.operator.pagination import Page, PageDep
+from app.api.operator.routing import errors, operator_router
+from app.api.operator.schemas.connections import (
+    ConnectionCreate,
+    ConnectionCreated,
+    ConnectionOut,
+    ConnectionTestReport,
+    ConnectionUpdate,
+    DeletedConnection,
+    WebhookSecretAdd,
+    WebhookSecretAdded,
+)
+from app.crypto import SecretBox
+from app.models import Connection
+from app.repositories import connections
+from app.services import connection_test, connections_admin
+from app.services.connection_settings import view
+
+router = operator_router("connections")
+ONE = "/api/v1/connections/{connection_id}"
+
+
+def _out(connection: Connection, box: SecretBox) -> ConnectionOut:
+    return ConnectionOut.model_validate(view(connection, box))
+
+
+@router.get("/api/v1/connections", summary="List connections (no secrets)", responses=errors(400, 422))
+async def list_connections(resources: ResourcesDep, _caller: CallerDep, page: PageDep) -> Page[ConnectionOut]:
+    box = secret_box(resources)
+    async with resources.sessionmaker() as session:
+        rows = await connections.page(session, after_name=page.str_key(), limit=page.limit + 1)
+    return page.page(rows, lambda c: [c.name], lambda c: _out(c, box))
+
+
+@router.post(
+    "/api/v1/connections",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a connection; a generated webhook secret is shown this once",
+    description=(
+        "Secrets (`crm.client_secret`, `crm.password`, `webhook_secret`) are stored encrypted and never "
+        "returned. Without `webhook_secret`, one is generated and returned in this answer only. "
+        "`object_names` and `account_match` are checked key by key (422 `INVALID_OBJECT_NAMES`, "
+        "`INVALID_ACCOUNT_MATCH`)."
+    ),
+    responses=errors(409, 422),
+)
+async def create_connection(
+    body: ConnectionCreate, resources: ResourcesDep, caller: CallerDep
+) -> ConnectionCreated:
+    box = secret_box(resources)
+    data = connections_admin.NewConnection(
+        name=body.name,
+        platform=body.platform,
+        crm=body.crm.model_dump(),
+        webhook_secret=body.webhook_secret,
+        account_match=body.account_match,
+        sync_studies_and_sites=body.sync_studies_and_sites,
+        object_names=body.object_names,
+        active=body.active,
+    )
+    async with transaction(resources) as session:
+        connection, generated = await connections_admin.create(session, box, data, actor=caller.actor)
+        out = view(connection, box)
+    return ConnectionCreated.model_validate({**out, "webhook_secret": generated})
+
+
+@router.get(ONE, summary="One connection (no secrets)", responses=errors(404))
+async def get_connection(connection_id: str, resources: ResourcesDep, _caller: CallerDep) -> ConnectionOut:
+    async with resources.sessionmaker() as session:
+        connection = await connections_admin.get(session, connection_id)
+    return _out(connection, secret_box(resources))
+
+
+@router.patch(
+    ONE,
+    summary="Change a connection (only the keys sent)",
+    description=(
+        "`crm` is merged key by key; `webhook_secret` replaces all webhook secrets at once (for a "
+        "rotation without downtime use `POST …/webhook-secrets`, then `DELETE …/webhook-secrets/previous`). "
+        "A changed account identifier pair forgets this connection's cached person-account matches."
+    ),
+    responses=errors(404, 409, 422),
+)
+async def update_connection(
+    connection_id: str, body: ConnectionUpdate, resources: ResourcesDep, caller: CallerDep
+) -> ConnectionOut:
+    box = secret_box(resources)
+    changes = body.model_dump(exclude_unset=True)
+    async with transaction(resources) as session:
+        connection = await connections_admin.update(session, box, connection_id, changes, actor=caller.actor)
+        return _out(connection, box)
+
+
+@router.delete(
+    ONE,
+    summary="Delete an inactive connection",
+    description="Deactivate first (409 `CONNECTION_ACTIVE`). Its waiting deliveries are discarded.",
+    responses=errors(404, 409),
+)
+async def delete_connection(
+    connection_id: str, resources: ResourcesDep, caller: CallerDep
+) -> DeletedConnection:
+    async with transaction(resources) as session:
+        discarded = await connections_admin.delete(
+            session, secret_box(resources), connection_id, actor=caller.actor
+        )
+    return DeletedConnection(id=connection_id, deliveries_discarded=discarded)
+
+
+async def _set_active(
+    resources: ResourcesDep, caller: CallerDep, connection_id: str, active: bool
+) -> ConnectionOut:
+    box = secret_box(resources)
+    async with transaction(resources) as session:
+        connection = await connections_admin.set_active(
+            session, box, connection_id, active, actor=caller.actor
+        )
+        return _out(connection, box)
+
+
+@router.post(
+    ONE + "/activate",
+    summary="Activate: events flow to and from this CRM, its webhooks are accepted",
+    responses=errors(404),
+)
+async def activate_connection(
+    connection_id: str, resources: ResourcesDep, caller: CallerDep
+) -> ConnectionOut:
+    return await _set_active(resources, caller, connection_id, True)
+
+
+@router.post(
+    ONE + "/deactivate",
+    summary="Deactivate: no new deliveries, its webhooks answer 404",
+    responses=errors(404),
+)
+async def deactivate_connection(
+    connection_id: str, resources: ResourcesDep, caller: CallerDep
+) -> ConnectionOut:
+    return await _set_active(resources, caller, connection_id, False)
+
+
+@router.post(
+    ONE + "/webhook-secrets",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a webhook secret beside the current ones (rotation step 1)",
+    description=(
+        "Both the old and the new secret verify until `DELETE …/webhook-secrets/previous`. Without a body "
+        "secret one is generated and returned this once. At most 5 secrets (409 `TOO_MANY_WEBHOOK_SECRETS`)."
+    ),
+    responses=errors(404, 409, 422),
+)
+async def add_webhook_secret(
+    connection_id: str, resources: ResourcesDep, caller: CallerDep, body: WebhookSecretAdd | None = None
+) -> WebhookSecretAdded:
+    box = secret_box(resources)
+    secret = body.webhook_secret if body is not None else None
+    async with transaction(resources) as session:
+        connection, generated = await connections_admin.add_webhook_secret(
+            session, box, connection_id, secret, actor=caller.actor
+        )
+        out = _out(connection, box)
+    return WebhookSecretAdded(connection=out, webhook_secret=generated)
+
+
+@router.delete(
+    ONE + "/webhook-secrets/previous",
+    summary="Keep only the newest webhook secret (rotation step 2)",
+    responses=errors(404),
+)
+async def retire_previous_webhook_secrets(
+    connection_id: str, resources: ResourcesDep, caller: CallerDep
+) -> ConnectionOut:
+    box = secret_box(resources)
+    async with transaction(resources) as session:
+        connection = await connections_admin.retire_previous_webhook_secrets(
+            session, box, connection_id, actor=caller.actor
+        )
+        return _out(connection, box)
+
+
+@router.post(
+    ONE + "/test",
+    summary="Log in to the CRM and the CTMS and check every object and field the bridge writes",
+    description=(
+        "Changes nothing. Each check says what is missing (an object, a field, write access). "
+        "`ok` is true only when every check passed."
+    ),
+    responses=errors(404),
+)
+async def run_connection_test(
+    connection_id: str, resources: ResourcesDep, _caller: CallerDep
+) -> ConnectionTestReport:
+    async with resources.sessionmaker() as session:
+        connection = await connections_admin.get(session, connection_id)
+        pair = await connections_admin.account_match_of(session, connection)
+    report = await connection_test.run(resources.http, resources.settings, connection, pair)
+    return ConnectionTestReport.model_validate(report.as_dict())

@@ -1,0 +1,1 @@
+"""Request and response bodies of the operator API, next to the routers that use them."""

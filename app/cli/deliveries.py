@@ -1,0 +1,161 @@
+"""`bridge deliveries …`: find failed deliveries, replay or discard them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.cli.http import (
+    DEFAULT_API_URL,
+    ApiClient,
+    ApiKeyOption,
+    ApiUrlOption,
+    CursorOption,
+    JsonOption,
+    LimitOption,
+    fail,
+    out,
+    page,
+    show,
+)
+
+app = typer.Typer(help="Find deliveries; replay or discard them (operator).", no_args_is_help=True)
+BASE = "/api/v1/deliveries"
+
+COLUMNS = [
+    ("id", "id"),
+    ("status", "status"),
+    ("operation", "operation"),
+    ("connection", "connection_id"),
+    ("source", lambda d: f"{d['source_object']} {d['source_id']}"),
+    ("attempts", "attempts"),
+    ("error", "last_error_code"),
+    ("updated", "updated_at"),
+]
+
+Status = Annotated[list[str] | None, typer.Option("--status", help="repeat for several (e.g. dead)")]
+Connection = Annotated[str | None, typer.Option("--connection", help="connection id")]
+Operation = Annotated[str | None, typer.Option(help="e.g. upsert_interaction")]
+Direction = Annotated[str | None, typer.Option(help="ctms_to_crm or crm_to_ctms")]
+SourceObject = Annotated[str | None, typer.Option("--object", help="source object, e.g. crm_activity__v")]
+After = Annotated[
+    str | None, typer.Option("--created-after", help="ISO time with offset, e.g. 2026-11-20T00:00:00Z")
+]
+Before = Annotated[str | None, typer.Option("--created-before", help="ISO time with offset")]
+
+
+def _filters(
+    status: list[str] | None,
+    connection: str | None,
+    operation: str | None,
+    direction: str | None,
+    source_object: str | None,
+    created_after: str | None,
+    created_before: str | None,
+) -> dict[str, Any]:
+    values = {
+        "status": status or None,
+        "connection_id": connection,
+        "operation": operation,
+        "direction": direction,
+        "object": source_object,
+        "created_after": created_after,
+        "created_before": created_before,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@app.command("list")
+def list_(
+    status: Status = None,
+    connection: Connection = None,
+    operation: Operation = None,
+    direction: Direction = None,
+    source_object: SourceObject = None,
+    created_after: After = None,
+    created_before: Before = None,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List deliveries, newest first (dead letters: --status dead)."""
+    filters = _filters(status, connection, operation, direction, source_object, created_after, created_before)
+    with ApiClient(api_url, api_key) as api:
+        answer = api.get(BASE, limit=limit, cursor=cursor, **filters)
+    page(answer, COLUMNS, as_json=as_json, title="Deliveries")
+
+
+@app.command("show")
+def show_one(delivery_id: int, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None) -> None:
+    """Show one delivery with its payload and attempts."""
+    with ApiClient(api_url, api_key) as api:
+        show(api.get(f"{BASE}/{delivery_id}"))
+
+
+@app.command()
+def replay(delivery_id: int, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None) -> None:
+    """Replay a dead, discarded, unmatched or stale delivery now."""
+    with ApiClient(api_url, api_key) as api:
+        delivery = api.call("POST", f"{BASE}/{delivery_id}/replay")
+    out.print(f"delivery {delivery['id']} is {delivery['status']}", highlight=False)
+
+
+@app.command()
+def discard(
+    delivery_id: int,
+    reason: Annotated[str, typer.Option(help="why (kept in the audit log)")],
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Give up on a delivery."""
+    with ApiClient(api_url, api_key) as api:
+        delivery = api.call("POST", f"{BASE}/{delivery_id}/discard", json_body={"reason": reason})
+    out.print(f"delivery {delivery['id']} is {delivery['status']}", highlight=False)
+
+
+@app.command("replay-bulk")
+def replay_bulk(
+    status: Status = None,
+    connection: Connection = None,
+    operation: Operation = None,
+    direction: Direction = None,
+    source_object: SourceObject = None,
+    created_after: After = None,
+    created_before: Before = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only count what would be replayed")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask before replaying")] = False,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Replay every delivery the filters match (default: dead letters), exactly the set first counted."""
+    filters = _filters(status, connection, operation, direction, source_object, created_after, created_before)
+    with ApiClient(api_url, api_key) as api:
+        counted = api.call("POST", f"{BASE}/replay", json_body={**filters, "dry_run": True})
+        out.print(f"{counted['matched']} deliveries match", highlight=False)
+        if dry_run or counted["matched"] == 0:
+            return
+        if not yes:
+            typer.confirm(f"replay {counted['matched']} deliveries?", abort=True)
+        pin = {"up_to_id": counted["up_to_id"], "as_of": counted["as_of"], "dry_run": False}
+        replayed = _replay_in_chunks(api, {**filters, **pin}, counted["matched"])
+    out.print(f"{replayed} deliveries replayed", highlight=False)
+
+
+def _replay_in_chunks(api: ApiClient, body: dict[str, Any], total: int) -> int:
+    done = 0
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=out) as progress:
+        task = progress.add_task("replay", total=total)
+        while True:
+            chunk = api.call("POST", f"{BASE}/replay", json_body=body)
+            done += int(chunk["replayed"])
+            progress.update(task, completed=done, total=max(total, done + chunk["remaining"]))
+            if chunk["remaining"] == 0 or chunk["replayed"] == 0:
+                break
+    if done < total:
+        fail(f"{total - done} of the counted deliveries changed meanwhile and were not replayed")
+    return done

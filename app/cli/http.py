@@ -1,0 +1,135 @@
+"""What every operator command shares: the HTTP client for the operator API, its options, and output.
+
+Commands talk to a running bridge over HTTP (never to its database), so they work from any machine that
+can reach the API, with the same keys and roles as any other client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+
+ApiUrlOption = Annotated[
+    str, typer.Option("--api-url", envvar="BRIDGE_API_URL", help="the bridge's base URL", show_default=True)
+]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="BRIDGE_API_KEY", help="an operator API key", show_default=False),
+]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, max=500, help="items per page")]
+CursorOption = Annotated[
+    str | None, typer.Option("--cursor", help="next_cursor printed by the previous page")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the raw JSON answer")]
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+class ApiClient:
+    """A thin client: one call, JSON in and out; a problem+json answer ends the command with its code."""
+
+    def __init__(self, api_url: str, api_key: str | None, *, timeout: float = 60.0) -> None:
+        if not api_key:
+            fail("no API key: pass --api-key or set BRIDGE_API_KEY", 2)
+        self.base_url = api_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
+        )
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._http.close()
+
+    def call(
+        self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        query = {k: v for k, v in (params or {}).items() if v is not None and v != []}
+        try:
+            response = self._http.request(method, path, json=json_body, params=query)
+        except httpx.TransportError as exc:
+            fail(f"cannot reach the bridge at {self.base_url} ({type(exc).__name__}); check --api-url", 2)
+        if response.status_code >= 400:
+            fail(_problem_text(response))
+        return response.json() if response.content else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.call("GET", path, params=params)
+
+
+def _problem_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}"
+    text = f"{response.status_code} {body.get('code', '')}: {body.get('detail', '')}"
+    for item in body.get("errors") or []:
+        loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+        text += f"\n  {loc}: {item.get('msg', '')}"
+    return text
+
+
+def show(document: Any) -> None:
+    out.print_json(data=document)
+
+
+def table(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[tuple[str, str | Callable[[dict[str, Any]], Any]]],
+    *,
+    title: str | None = None,
+) -> None:
+    """A rich table; each column is (header, key or function of the row)."""
+    grid = Table(title=title, show_lines=False)
+    for header, _ in columns:
+        grid.add_column(header, overflow="fold")
+    for row in rows:
+        grid.add_row(*(_cell(getter(row) if callable(getter) else row.get(getter)) for _, getter in columns))
+    out.print(grid)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def page(answer: dict[str, Any], columns: Sequence[tuple[str, Any]], *, as_json: bool, title: str) -> None:
+    """One page of a list, with a hint for the next one."""
+    if as_json:
+        show(answer)
+        return
+    table(answer["items"], columns, title=title)
+    if answer.get("next_cursor"):
+        out.print(f"more: --cursor {answer['next_cursor']}", highlight=False)
+
+
+def json_document(value: str | None, what: str) -> Any:
+    """A JSON option: inline JSON, or @path to a JSON file."""
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        fail(f"{what} is not valid JSON: {exc}", 2)

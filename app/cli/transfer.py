@@ -1,0 +1,55 @@
+"""`bridge transfer …`: start a Transfer job run now, and read what runs did."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from app.cli.http import DEFAULT_API_URL, ApiClient, ApiKeyOption, ApiUrlOption, JsonOption, fail, out, show
+
+app = typer.Typer(help="Run the Transfer job now, or look at past runs.", no_args_is_help=True)
+BASE = "/api/v1/transfer-runs"
+
+
+@app.command("run")
+def run(
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait until the run has finished")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait at most")] = 300.0,
+    as_json: JsonOption = False,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Start a Transfer job run (CRM deletions, unmatched retries, catch-up) and print its counts."""
+    with ApiClient(api_url, api_key) as api:
+        started = api.call("POST", BASE)
+        run_ = started
+        deadline = time.monotonic() + timeout
+        with out.status(f"Transfer run {started['id']} …", spinner="dots"):
+            while wait and run_["status"] in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    fail(f"run {started['id']} is still {run_['status']} after {timeout:.0f}s")
+                time.sleep(0.5)
+                run_ = api.get(f"{BASE}/{started['id']}")
+    if as_json:
+        show(run_)
+        return
+    out.print(f"Transfer run {run_['id']}: [bold]{run_['status']}[/]")
+    for label, counts in (run_.get("counts") or {}).items():
+        out.print(f"  {label}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for error in run_.get("errors") or []:
+        out.print(f"  [red]error[/] {error.get('source', '')} {error.get('code')}: {error.get('message')}")
+    if run_["status"] in ("failed", "skipped"):
+        raise typer.Exit(1)
+
+
+@app.command("show")
+def show_run(
+    run_id: int,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """One run with its counts and errors."""
+    with ApiClient(api_url, api_key) as api:
+        show(api.get(f"{BASE}/{run_id}"))

@@ -1,0 +1,204 @@
+"""The connection test: log in to the CRM and the CTMS, and check every object and field the bridge uses.
+
+Read-only: logins and describe/metadata calls. Each check names exactly what is missing (an object, a
+field, write access) so an admin can hand it to the CRM or vault administrator (SPEC.md section 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.clients.crm import CrmGateway, SalesforceGateway, VaultCrmGateway
+from app.clients.errors import ClientError
+from app.clients.registry import ClientRegistry, build_gateway
+from app.clients.vault import VaultClient
+from app.config import Settings
+from app.domain.errors import InvalidConfig
+from app.domain.mapping.accounts import AccountMatch
+from app.domain.names import CrmNames, CtmsNames
+from app.models import Connection
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """An object and the fields the bridge writes (``writes``) or only reads (``reads``) on it."""
+
+    object: str
+    writes: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
+
+
+def crm_targets(names: CrmNames, pair: AccountMatch, sync_studies_and_sites: bool) -> list[Target]:
+    """What the bridge touches in one CRM: interactions (F1/F2), studies and sites (F5-F7), calls (F3/F4)."""
+    i = names.interaction
+    written = [
+        i.fields.account,
+        i.fields.date,
+        i.fields.channel,
+        i.fields.status,
+        i.fields.sender,
+        i.fields.subject,
+    ]
+    targets = []
+    if sync_studies_and_sites:
+        written += [i.fields.clinical_study, i.fields.clinical_site]
+        s, t = names.clinical_study, names.clinical_site
+        targets += [
+            Target(s.object, writes=(s.external_id, s.fields.name, s.fields.status, s.fields.phase)),
+            Target(
+                t.object,
+                writes=(
+                    t.external_id,
+                    t.fields.name,
+                    t.fields.status,
+                    t.fields.clinical_study,
+                    t.fields.country,
+                ),
+            ),
+        ]
+    c = names.call.fields
+    return [
+        Target(i.object, writes=(i.external_id, *written)),
+        *targets,
+        Target(names.account.object, reads=(names.account.id, pair.crm_account_field)),
+        Target(
+            names.call.object,
+            reads=(c.id, c.date, c.channel, c.status, c.subject, c.account, c.last_modified),
+        ),
+    ]
+
+
+def ctms_targets(names: CtmsNames, pair: AccountMatch) -> list[Target]:
+    """What the bridge touches in the CTMS: Medical Activities (F3/F4) and Persons (matching)."""
+    a = names.activity.fields
+    return [
+        Target(
+            names.activity.object,
+            writes=(
+                a.object_type,
+                a.person,
+                a.date,
+                a.channel,
+                a.complete,
+                a.sender,
+                a.subject,
+                a.status,
+                a.external_id,
+            ),
+        ),
+        Target(names.person.object, reads=(names.person.id, pair.ctms_person_field)),
+    ]
+
+
+def _writable(meta: Mapping[str, Any]) -> bool:
+    # Salesforce describes createable/updateable; Vault metadata describes editable.
+    if "createable" in meta or "updateable" in meta:
+        return bool(meta.get("createable") or meta.get("updateable"))
+    return bool(meta.get("editable", True))
+
+
+def judge(system: str, target: Target, described: Mapping[str, Any] | None) -> Check:
+    """Compare one describe/metadata answer with what the bridge needs of that object."""
+    name = f"{system}.{target.object}"
+    if not described:
+        return Check(
+            name, False, f"object {target.object} does not exist or is not visible to the integration user"
+        )
+    fields = {str(f.get("name")): f for f in described.get("fields") or [] if isinstance(f, Mapping)}
+    missing = sorted({f for f in (*target.writes, *target.reads) if f not in fields})
+    read_only = sorted({f for f in target.writes if f in fields and not _writable(fields[f])})
+    problems = []
+    if target.writes and described.get("createable") is False:
+        problems.append(f"the integration user cannot create {target.object} records")
+    if target.writes and described.get("updateable") is False:
+        problems.append(f"the integration user cannot edit {target.object} records")
+    if missing:
+        problems.append(f"missing fields: {', '.join(missing)}")
+    if read_only:
+        problems.append(f"fields the integration user cannot write: {', '.join(read_only)}")
+    if problems:
+        return Check(name, False, "; ".join(problems))
+    access = "writable" if target.writes else "readable"
+    return Check(name, True, f"{len(target.writes) + len(target.reads)} fields present and {access}")
+
+
+async def _attempt(report: Report, name: str, call: Awaitable[Any], done: str) -> Any | None:
+    """Run one call; record a failed check (with the platform's error code) instead of raising."""
+    try:
+        result = await call
+    except ClientError as exc:
+        report.checks.append(Check(name, False, f"{exc.code}: {exc.message}"))
+        return None
+    if done:
+        report.checks.append(Check(name, True, done))
+    return result
+
+
+async def _describe_all(report: Report, system: str, describe: Any, targets: Iterable[Target]) -> None:
+    for target in targets:
+        try:
+            described = await describe(target.object)
+        except ClientError as exc:
+            report.checks.append(Check(f"{system}.{target.object}", False, f"{exc.code}: {exc.message}"))
+            continue
+        report.checks.append(judge(system, target, described))
+
+
+async def _login_crm(gateway: CrmGateway) -> str:
+    if isinstance(gateway, SalesforceGateway | VaultCrmGateway):
+        await gateway.client.login()
+        return "logged in"
+    raise ClientError("UNKNOWN_PLATFORM", "no login for this kind of CRM")
+
+
+async def run(
+    http: httpx.AsyncClient, settings: Settings, connection: Connection, pair: AccountMatch
+) -> Report:
+    report = Report()
+    try:
+        names = CrmNames.with_overrides(
+            "vault" if connection.platform == "vault" else "salesforce", connection.object_names
+        )
+    except InvalidConfig as exc:
+        report.checks.append(Check("crm.object_names", False, exc.message))
+        return report
+    try:
+        gateway = build_gateway(http, settings, connection)
+    except ClientError as exc:
+        report.checks.append(Check("crm.configured", False, f"{exc.code}: {exc.message}"))
+        return report
+    if await _attempt(report, "crm.login", _login_crm(gateway), "logged in") is not None:
+        await _describe_all(
+            report, "crm", gateway.describe, crm_targets(names, pair, connection.sync_studies_and_sites)
+        )
+    ctms: VaultClient | None = await _attempt(report, "ctms.configured", _ctms_client(http, settings), "")
+    if ctms is not None and await _attempt(report, "ctms.login", ctms.login(), "logged in") is not None:
+        await _describe_all(report, "ctms", ctms.describe, ctms_targets(CtmsNames.defaults(), pair))
+    return report
+
+
+async def _ctms_client(http: httpx.AsyncClient, settings: Settings) -> VaultClient:
+    return ClientRegistry(http, settings).ctms()

@@ -1,0 +1,128 @@
+"""The `bridge` operator commands against a live API (a real HTTP server on a local port)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner, Result
+
+from app.cli import cli
+from app.cli import http as cli_http
+from app.logging import configure_logging
+from app.main import create_app
+from app.simulators.common.server import ServerThread
+from tests.api.operator.conftest import ADMIN_KEY, add_delivery
+from tests.conftest import make_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def server(clean_db: AsyncEngine, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setattr(cli_http.out, "width", 200)  # tables unfolded, so rows can be read back
+    settings = make_settings(pg_url, admin_api_key=ADMIN_KEY)
+    with ServerThread(create_app(settings)) as thread:
+        # the server shares this process: its log lines go elsewhere, not into the command's output
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=io.StringIO()))
+        yield thread.url
+    configure_logging(settings.log_level, settings.log_json)
+
+
+def bridge(url: str, *args: str, key: str | None = ADMIN_KEY, stdin: str | None = None) -> Result:
+    env = {"BRIDGE_API_URL": url, **({"BRIDGE_API_KEY": key} if key else {})}
+    return runner.invoke(cli, list(args), env=env, input=stdin)
+
+
+def as_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+async def statuses(engine: AsyncEngine) -> dict[int, str]:
+    async with engine.connect() as conn:
+        return {r.id: r.status for r in await conn.execute(text("SELECT id, status FROM deliveries"))}
+
+
+async def test_connections_create_then_list(server: str) -> None:
+    created = bridge(
+        server, "connections", "create", "--name", "CLI CRM", "--platform", "salesforce",
+        "--login-url", "https://login.salesforce.com", "--client-id", "cid", "--client-secret", "cli-secret-1",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert "webhook secret (shown once): whsec_" in created.stdout
+    assert "cli-secret-1" not in created.stdout
+    listed = bridge(server, "connections", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "CLI CRM" in listed.stdout
+    assert "salesforce" in listed.stdout
+    [item] = as_json(bridge(server, "connections", "list", "--json"))["items"]
+    assert (item["name"], item["active"], item["credentials_set"]) == ("CLI CRM", False, ["client_secret"])
+    assert as_json(bridge(server, "connections", "activate", item["id"]))["active"] is True
+    duplicate = bridge(server, "connections", "create", "--name", "CLI CRM", "--platform", "salesforce",
+                       "--login-url", "https://x.example", "--client-id", "c", "--client-secret", "s")  # fmt: skip
+    assert duplicate.exit_code == 1
+    assert "409 CONNECTION_NAME_TAKEN" in duplicate.stderr
+
+
+async def test_deliveries_list_replay_and_bulk_replay(server: str, clean_db: AsyncEngine) -> None:
+    one = await add_delivery(clean_db, status="dead")
+    bulk = [await add_delivery(clean_db, status="dead", connection_id="conn_bulk") for _ in range(3)]
+    keep = await add_delivery(clean_db, status="dead", connection_id="conn_other")
+    listed = bridge(server, "deliveries", "list", "--status", "dead")
+    assert listed.exit_code == 0, listed.output
+    assert "UNKNOWN_CHANNEL" in listed.stdout
+    assert str(one) in listed.stdout
+    replayed = bridge(server, "deliveries", "replay", str(one))
+    assert replayed.exit_code == 0, replayed.output
+    assert f"delivery {one} is pending" in replayed.stdout
+
+    counted = bridge(server, "deliveries", "replay-bulk", "--connection", "conn_bulk", "--dry-run")
+    assert counted.exit_code == 0, counted.output
+    assert "3 deliveries match" in counted.stdout
+    assert {i: s for i, s in (await statuses(clean_db)).items() if i in bulk} == dict.fromkeys(bulk, "dead")
+    declined = bridge(server, "deliveries", "replay-bulk", "--connection", "conn_bulk", stdin="n\n")
+    assert declined.exit_code == 1  # aborted at the question: nothing replayed
+    assert (await statuses(clean_db))[bulk[0]] == "dead"
+    done = bridge(server, "deliveries", "replay-bulk", "--connection", "conn_bulk", "--yes")
+    assert done.exit_code == 0, done.output
+    assert "3 deliveries replayed" in done.stdout
+    after = await statuses(clean_db)
+    assert [after[i] for i in bulk] == ["pending"] * 3
+    assert after[keep] == "dead"
+
+
+async def test_keys_and_roles_from_the_command_line(server: str) -> None:
+    created = bridge(server, "api-keys", "create", "--name", "night shift", "--role", "viewer")
+    assert created.exit_code == 0, created.output
+    viewer_key = created.stdout.split("API key (shown once):")[1].strip()
+    assert viewer_key.startswith("brk_")
+    assert as_json(bridge(server, "settings", "show", key=viewer_key))["max_attempts"] == 10
+    refused = bridge(server, "settings", "set", "--max-attempts", "3", key=viewer_key)
+    assert refused.exit_code == 1
+    assert "403 ROLE_INSUFFICIENT" in refused.stderr
+    assert as_json(bridge(server, "settings", "set", "--max-attempts", "3"))["max_attempts"] == 3
+    no_key = bridge(server, "settings", "show", key=None)
+    assert no_key.exit_code == 2
+    assert "no API key" in no_key.stderr
+    [listed] = [
+        k
+        for k in as_json(bridge(server, "api-keys", "list", "--json"))["items"]
+        if k["name"] == "night shift"
+    ]
+    assert bridge(server, "api-keys", "revoke", listed["id"]).exit_code == 0
+    revoked = bridge(server, "settings", "show", key=viewer_key)
+    assert revoked.exit_code == 1
+    assert "401 API_KEY_REVOKED" in revoked.stderr
+
+
+def test_an_unreachable_api_is_a_clear_error() -> None:
+    result = bridge("http://127.0.0.1:9", "events", "list")
+    assert result.exit_code == 2
+    assert "cannot reach the bridge at http://127.0.0.1:9" in result.stderr

@@ -1,0 +1,33 @@
+"""`bridge demo` — the README's first command — plays every flow and ends with both sides consistent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.processes import ROOT
+
+
+def test_bridge_demo_ends_consistent(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")
+    }  # the embedded default, no settings
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "demo"],
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "both sides are consistent" in output
+    for flow in ("F1", "F2", "F3", "F4", "F5", "F8", "F9", "dead letter", "after replay: delivered"):
+        assert flow in output, flow
+    assert "Protocol Q&A Deleted" in output
+    assert "inactive__v" in output
+    assert list(tmp_path.iterdir()) == []  # the demo leaves nothing behind in the working directory
