@@ -25,7 +25,8 @@ from app.db import create_engine
 from app.migrate import upgrade_to_head
 
 PG_ADMIN_URL = os.environ.get("BRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_SERVER = os.environ.get("BRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+SESSION_LOCK = "bridge-tests:session"  # which test session owns this Redis database
 TEST_CTMS_SECRET = "whsec_" + "dGVzdC1jdG1zLXdlYmhvb2stc2VjcmV0LTAx"  # base64("test-ctms-webhook-secret-01")
 TEST_SECRET_KEY = "test-secret-key-for-encryption-0123456789"
 
@@ -94,15 +95,46 @@ async def clean_db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
         await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """A Redis database of our own for this test session: concurrent runs (CI, a developer, helpers) must
+    not take each other's jobs. Claimed with SET NX, released at the end."""
+
+    async def claim() -> str:
+        owner = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        for db in range(1, 16):
+            client = aioredis.from_url(f"{REDIS_SERVER}/{db}")
+            try:
+                if await client.set(SESSION_LOCK, owner, nx=True, ex=3 * 3600):
+                    await client.flushdb()
+                    await client.set(SESSION_LOCK, owner, ex=3 * 3600)
+                    return f"{REDIS_SERVER}/{db}"
+            except Exception as exc:
+                pytest.fail(f"Redis is required at {REDIS_SERVER} and is not reachable: {exc}", pytrace=False)
+            finally:
+                await client.aclose()
+        pytest.fail("every Redis database 1-15 is claimed by another test session", pytrace=False)
+
+    async def release(url: str) -> None:
+        client = aioredis.from_url(url)
+        await client.flushdb()  # also drops the claim
+        await client.aclose()
+
+    url = asyncio.run(claim())
+    yield url
+    asyncio.run(release(url))
+
+
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await client.flushdb()
-    except Exception as exc:
-        pytest.fail(f"Redis is required at {REDIS_URL} and is not reachable: {exc}", pytrace=False)
-    yield REDIS_URL
+async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
+    """This session's Redis database, emptied before and after each test (the claim is kept)."""
+    client = aioredis.from_url(redis_server_url)
+    owner = await client.get(SESSION_LOCK)
     await client.flushdb()
+    await client.set(SESSION_LOCK, owner or b"", ex=3 * 3600)
+    yield redis_server_url
+    await client.flushdb()
+    await client.set(SESSION_LOCK, owner or b"", ex=3 * 3600)
     await client.aclose()
 
 

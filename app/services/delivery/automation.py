@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.clients.crm import vault_read_by_ids
-from app.clients.errors import ClientError
 from app.clients.vault import MAX_BATCH
 from app.domain.ctms import parse_communication_log_item, parse_monitoring_event
 from app.domain.errors import MappingError
@@ -34,7 +33,14 @@ from app.domain.names import CtmsNames
 from app.domain.upsert import TargetUpsert
 from app.models import Delivery, DeliveryStatus, RecordLink
 from app.repositories import links as links_repo
-from app.services.delivery.common import is_stale, link_values, newest_per_record, outcome_of_write, write_all
+from app.services.delivery.common import (
+    is_stale,
+    keeping_decided,
+    link_maker,
+    newest_per_record,
+    outcome_of_write,
+    write_all,
+)
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 
@@ -86,15 +92,8 @@ def _key(d: Delivery) -> Key:
     return (d.source_object, d.source_id)
 
 
-async def handle_automation(work: LaneWork) -> dict[int, Outcome]:
-    outcomes: dict[int, Outcome] = {}
-    try:
-        return await _handle(work, outcomes)
-    except ClientError as exc:  # a read the rest of the batch needed failed: retry what is not decided
-        return {d.id: outcomes.get(d.id) or Outcome.from_error(exc) for d in work.deliveries if d.id}
-
-
-async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
+@keeping_decided
+async def handle_automation(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
     names = CtmsNames.defaults()
     kinds = _kinds(names)
     # A creation creates the activity only while there is none (a re-sent creation, or a catch-up that
@@ -128,7 +127,10 @@ async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Out
         link = links.get(_key(s.delivery))
         if link is not None and link.content_hash == s.upsert.content_hash():
             outcomes[s.delivery.id] = Outcome.unchanged(
-                "the vault's activity already has this content", _link(s.delivery, s.upsert, link)(None)
+                "the vault's activity already has this content",
+                link_maker(
+                    s.delivery, source_system="ctms", connection_id=CTMS_LINKS, upsert=s.upsert, prior=link
+                )(None),
             )
         else:
             to_write.append((s.delivery.id, s.upsert))
@@ -144,7 +146,13 @@ async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Out
         d = by_id[delivery_id].delivery
         result, call = written[delivery_id]
         outcomes[delivery_id] = outcome_of_write(
-            d, result, call, target_object=target.object, link=_link(d, target, links.get(_key(d)))
+            d,
+            result,
+            call,
+            target_object=target.object,
+            link=link_maker(
+                d, source_system="ctms", connection_id=CTMS_LINKS, upsert=target, prior=links.get(_key(d))
+            ),
         )
     await _clear_flags(work, sources, outcomes)
     return outcomes
@@ -246,19 +254,3 @@ async def _clear_flags(work: LaneWork, sources: list[_Source], outcomes: dict[in
             field = next(iter(clear.fields))
             cleared.error = f"the activity is written, but {field} could not be cleared: {cleared.error}"
             outcomes[delivery_id] = cleared
-
-
-def _link(
-    d: Delivery, upsert: TargetUpsert, prior: RecordLink | None
-) -> Callable[[str | None], dict[str, Any]]:
-    def make(target_id: str | None) -> dict[str, Any]:
-        return link_values(
-            d,
-            source_system="ctms",
-            connection_id=CTMS_LINKS,
-            target_object=upsert.object,
-            target_id=target_id or (prior.target_id if prior else None),
-            upsert=upsert,
-        )
-
-    return make

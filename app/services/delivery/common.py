@@ -12,6 +12,7 @@ from app.clients.results import WriteResult
 from app.domain.upsert import TargetUpsert
 from app.models import Delivery, RecordLink
 from app.services.delivery.outcomes import Outcome
+from app.services.delivery.work import LaneWork
 
 
 def newest_per_record(deliveries: Sequence[Delivery]) -> tuple[list[Delivery], dict[int, Outcome]]:
@@ -133,3 +134,48 @@ def outcome_of_write(
     return Outcome.dead(
         result.error_code or "FAILURE", result.error_message or "the target refused the record", call
     )
+
+
+def link_maker(
+    d: Delivery,
+    *,
+    source_system: str,
+    connection_id: str,
+    upsert: TargetUpsert,
+    prior: RecordLink | None,
+    marks_deletion: bool = False,
+) -> Callable[[str | None], dict[str, Any]]:
+    """The link to save once the write succeeds (its target id is known only then). A deletion mark or an
+    inactivation keeps the last content and hash, so later comparisons still match the target's record."""
+
+    def make(target_id: str | None) -> dict[str, Any]:
+        return link_values(
+            d,
+            source_system=source_system,
+            connection_id=connection_id,
+            target_object=upsert.object,
+            target_id=target_id or (prior.target_id if prior else None),
+            upsert=None if marks_deletion else upsert,
+            deleted=marks_deletion,
+            last_fields=dict(prior.last_fields) if marks_deletion and prior else None,
+        )
+
+    return make
+
+
+Inner = Callable[[LaneWork, dict[int, Outcome]], Awaitable[dict[int, Outcome]]]
+
+
+def keeping_decided(inner: Inner) -> Callable[[LaneWork], Awaitable[dict[int, Outcome]]]:
+    """A lane handler whose batch-wide read fails keeps what it already decided (dead letters for bad data
+    stay dead after one attempt) and retries only the rest."""
+
+    async def handle(work: LaneWork) -> dict[int, Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        try:
+            return await inner(work, outcomes)
+        except ClientError as exc:
+            return {d.id: outcomes.get(d.id) or Outcome.from_error(exc) for d in work.deliveries if d.id}
+
+    handle.__doc__ = inner.__doc__
+    return handle

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from app.clients.crm import vault_read_by_ids
-from app.clients.errors import ClientError
 from app.domain.ctms import CtmsActivity, parse_ctms_activity, parse_vault_user
 from app.domain.errors import MappingError
 from app.domain.mapping.activities import clinical_activity_to_interaction, interaction_deletion
 from app.domain.names import CtmsNames
 from app.domain.upsert import TargetUpsert
 from app.domain.users import VaultUser
-from app.models import Delivery, Operation, RecordLink
+from app.models import Delivery, Operation
 from app.repositories import links as links_repo
-from app.services.delivery.common import is_stale, link_values, newest_per_record, outcome_of_write, write_all
+from app.services.delivery.common import (
+    is_stale,
+    keeping_decided,
+    link_maker,
+    newest_per_record,
+    outcome_of_write,
+    write_all,
+)
 from app.services.delivery.matching import accounts_for_persons, match_pair
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.studies_sites import ensure_parents
@@ -23,15 +28,8 @@ from app.services.delivery.work import LaneWork
 from app.services.names import crm_names_for
 
 
-async def handle_interactions(work: LaneWork) -> dict[int, Outcome]:
-    outcomes: dict[int, Outcome] = {}
-    try:
-        return await _handle(work, outcomes)
-    except ClientError as exc:  # a read the rest of the batch needed failed: retry what is not decided
-        return {d.id: outcomes.get(d.id) or Outcome.from_error(exc) for d in work.deliveries if d.id}
-
-
-async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
+@keeping_decided
+async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
     conn = work.connection(work.deliveries[0])
     if conn is None:
         return {
@@ -134,7 +132,10 @@ async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Out
         link = links.get(d.source_id)
         if link is not None and not link.deleted and link.content_hash == upsert.content_hash():
             outcomes[d.id] = Outcome.unchanged(
-                "the CRM already has this content", _link(d, conn.id, upsert, False, link)(link.target_id)
+                "the CRM already has this content",
+                link_maker(d, source_system="ctms", connection_id=conn.id, upsert=upsert, prior=link)(
+                    link.target_id
+                ),
             )
         else:
             to_write.append((d.id, upsert))
@@ -150,7 +151,14 @@ async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Out
             result,
             call,
             target_object=upsert.object,
-            link=_link(d, conn.id, upsert, deleted, links.get(d.source_id)),
+            link=link_maker(
+                d,
+                source_system="ctms",
+                connection_id=conn.id,
+                upsert=upsert,
+                prior=links.get(d.source_id),
+                marks_deletion=deleted,
+            ),
         )
     return outcomes
 
@@ -219,21 +227,3 @@ async def _creators(work: LaneWork, activities: Any, ctms_names: CtmsNames) -> d
         if parsed is not None:
             users[user_id] = parsed
     return users
-
-
-def _link(
-    d: Delivery, connection_id: str, upsert: TargetUpsert, deleted: bool, prior: RecordLink | None
-) -> Callable[[str | None], dict[str, Any]]:
-    def make(target_id: str | None) -> dict[str, Any]:
-        return link_values(
-            d,
-            source_system="ctms",
-            connection_id=connection_id,
-            target_object=upsert.object,
-            target_id=target_id or (prior.target_id if prior else None),
-            upsert=None if deleted else upsert,
-            deleted=deleted,
-            last_fields=dict(prior.last_fields) if deleted and prior else None,
-        )
-
-    return make

@@ -4,7 +4,6 @@ they all land in the one vault object, in batches of up to 500."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from app.clients.crm import CrmGateway
@@ -18,7 +17,13 @@ from app.domain.names import CrmNames, CtmsNames
 from app.domain.upsert import TargetUpsert
 from app.models import Connection, Delivery, Operation, RecordLink
 from app.repositories import links as links_repo
-from app.services.delivery.common import is_stale, link_values, newest_per_record, outcome_of_write, write_all
+from app.services.delivery.common import (
+    is_stale,
+    link_maker,
+    newest_per_record,
+    outcome_of_write,
+    write_all,
+)
 from app.services.delivery.matching import match_pair, persons_for_identifiers
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
@@ -61,7 +66,18 @@ async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
         prior = links.get((d.connection_id or "", d.source_id))
         inactivation = d.operation == Operation.INACTIVATE_MEDICAL_ACTIVITY
         outcomes[delivery_id] = outcome_of_write(
-            d, result, call, target_object=target.object, link=_link(d, target, inactivation, prior)
+            d,
+            result,
+            call,
+            target_object=target.object,
+            link=link_maker(
+                d,
+                source_system="crm",
+                connection_id=d.connection_id or "",
+                upsert=target,
+                prior=prior,
+                marks_deletion=inactivation,
+            ),
         )
     return outcomes
 
@@ -147,21 +163,3 @@ async def _account_identifiers(
         read = await gateway.read_field(names.account.object, field, missing)
         known.update({k: v for k, v in read.items() if v})
     return known
-
-
-def _link(
-    d: Delivery, target: TargetUpsert, inactivation: bool, prior: RecordLink | None
-) -> Callable[[str | None], dict[str, Any]]:
-    def make(target_id: str | None) -> dict[str, Any]:
-        return link_values(
-            d,
-            source_system="crm",
-            connection_id=d.connection_id or "",
-            target_object=target.object,
-            target_id=target_id or (prior.target_id if prior else None),
-            upsert=None if inactivation else target,
-            deleted=inactivation,
-            last_fields=dict(prior.last_fields) if inactivation and prior else None,
-        )
-
-    return make

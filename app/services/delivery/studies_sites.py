@@ -6,7 +6,7 @@ lacks them, before the child that references them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,15 @@ from app.domain.names import CrmNames, CtmsNames
 from app.domain.upsert import TargetUpsert
 from app.models import Connection, Delivery, Operation, RecordLink
 from app.repositories import links as links_repo
-from app.services.delivery.common import is_stale, link_values, newest_per_record, outcome_of_write, write_all
+from app.services.delivery.common import (
+    is_stale,
+    keeping_decided,
+    link_maker,
+    link_values,
+    newest_per_record,
+    outcome_of_write,
+    write_all,
+)
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 from app.services.names import crm_names_for
@@ -220,16 +228,9 @@ async def exists_in_crm(gateway: CrmGateway, upsert: TargetUpsert) -> bool:
     return bool(found.get(upsert.id_value))
 
 
-async def handle_studies_or_sites(work: LaneWork) -> dict[int, Outcome]:
+@keeping_decided
+async def handle_studies_or_sites(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
     """The lane of one connection's Clinical Studies, or of its Clinical Sites."""
-    outcomes: dict[int, Outcome] = {}
-    try:
-        return await _handle(work, outcomes)
-    except ClientError as exc:  # a read the rest of the batch needed failed: retry what is not decided
-        return {d.id: outcomes.get(d.id) or Outcome.from_error(exc) for d in work.deliveries if d.id}
-
-
-async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
     conn = work.connection(work.deliveries[0])
     if conn is None:
         return {
@@ -321,25 +322,13 @@ async def _handle(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Out
             result,
             call,
             target_object=upsert.object,
-            link=_link_maker(d, conn.id, upsert, deleted, links.get(d.source_id)),
+            link=link_maker(
+                d,
+                source_system="ctms",
+                connection_id=conn.id,
+                upsert=upsert,
+                prior=links.get(d.source_id),
+                marks_deletion=deleted,
+            ),
         )
     return outcomes
-
-
-def _link_maker(
-    d: Delivery, connection_id: str, upsert: TargetUpsert, deleted: bool, prior: RecordLink | None
-) -> Callable[[str | None], dict[str, Any]]:
-    def make(target_id: str | None) -> dict[str, Any]:
-        # a deletion mark leaves the last content as it was, so the hash keeps matching the CRM's record
-        return link_values(
-            d,
-            source_system="ctms",
-            connection_id=connection_id,
-            target_object=upsert.object,
-            target_id=target_id or (prior.target_id if prior else None),
-            upsert=None if deleted else upsert,
-            deleted=deleted,
-            last_fields=dict(prior.last_fields) if deleted and prior else None,
-        )
-
-    return make

@@ -10,12 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
 from app.models import Delivery, DeliveryAttempt, InboxEvent
-from tests.conftest import REDIS_URL, make_settings, running_app
+from tests.conftest import make_settings, running_app
 
 ADMIN_KEY = "test-bootstrap-admin-key-0123456789"
 
@@ -52,21 +51,6 @@ class Api:
 
 # A Redis database of their own: an arq worker started by another suite on the shared test database
 # (tests/e2e run real workers) must never take the wake-ups these tests look for.
-OPERATOR_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/11"
-
-
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    client = aioredis.from_url(OPERATOR_REDIS_URL)
-    try:
-        await client.flushdb()
-    except Exception as exc:
-        pytest.fail(f"Redis is required at {OPERATOR_REDIS_URL} and is not reachable: {exc}", pytrace=False)
-    yield OPERATOR_REDIS_URL
-    await client.flushdb()
-    await client.aclose()
-
-
 @pytest.fixture
 async def api(clean_db: AsyncEngine, pg_url: str, redis_url: str) -> AsyncIterator[Api]:
     # arq on Redis with no worker running: wake-ups stay queued, so tests can see which lanes were woken
