@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from pathlib import Path
+
+import pytest
 
 from app.main import create_app
 from tests.conftest import make_settings, running_app
@@ -55,3 +59,25 @@ async def test_metrics_are_exposed(tmp_path: Path) -> None:
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert "bridge_webhook_events_total" in response.text
+
+
+async def test_the_api_refuses_a_database_older_than_the_code(pg_url: str) -> None:
+    """Production never runs on a schema it was not built for: run `bridge migrate` first."""
+    import asyncpg
+    from alembic import command
+
+    from app.migrate import SchemaOutOfDate, alembic_config
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"bridge_old_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = pg_url.rsplit("/", 1)[0] + "/" + name
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0001")
+        with pytest.raises(SchemaOutOfDate, match="bridge migrate"):
+            async with running_app(create_app(make_settings(url))):
+                pass
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

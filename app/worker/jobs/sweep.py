@@ -7,7 +7,7 @@ from typing import Any
 
 from app import metrics
 from app.context import resources_from
-from app.models import utcnow
+from app.models import OPEN_STATUSES, utcnow
 from app.repositories import inbox, sweeps
 from app.services import wakeups
 
@@ -19,6 +19,9 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     async with resources.sessionmaker() as session:
         waiting_events = await inbox.count_received_before(session, now - grace)
         lanes = await sweeps.lanes_with_due_work(session, now)
+        open_counts = await sweeps.open_counts(session)
+    for status in OPEN_STATUSES:
+        metrics.OPEN_DELIVERIES.labels(str(status)).set(open_counts.get(str(status), 0))
     if waiting_events:
         metrics.SWEEPER_REQUEUED.inc(waiting_events)
         await wakeups.wake_planner(resources.queue)
