@@ -95,6 +95,7 @@ class SalesforceClient:
 
     async def call(self, method: str, path: str, operation: str, **kwargs: Any) -> tuple[Any, CallFact]:
         """One REST call under /services/data/{v}/ (or an absolute path from the API); refresh once on 401."""
+        extra_headers = kwargs.pop("headers", {})  # kept for the retry after a refresh
         for attempt in (1, 2):
             token, instance = await self._auth()
             url = instance + (
@@ -105,7 +106,7 @@ class SalesforceClient:
             headers = {
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
-                **kwargs.pop("headers", {}),
+                **extra_headers,
             }
             response, ms = await send(self._http, self.target, method, url, headers=headers, **kwargs)
             self._note_limits(response)
@@ -161,6 +162,13 @@ class SalesforceClient:
             content=orjson.dumps(payload),
             headers={"Content-Type": "application/json"},
         )
+        if fact.http_status == 404:  # no such object or external id field: a configuration to fix
+            raise PermanentError(
+                "NOT_FOUND",
+                f"salesforce cannot upsert {object_name} by {id_field}",
+                http_status=404,
+                excerpt=fact.excerpt,
+            )
         if not isinstance(body, list) or len(body) != len(records):
             raise TransientError(
                 "BAD_RESPONSE",

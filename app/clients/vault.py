@@ -111,6 +111,7 @@ class VaultClient:
         self, method: str, path: str, operation: str, **kwargs: Any
     ) -> tuple[dict[str, Any], CallFact]:
         """One API call, re-logging in once on an expired session; raises on a whole-call failure."""
+        extra_headers = kwargs.pop("headers", {})  # kept for the retry after a re-login
         for attempt in (1, 2):
             await self._pace()
             session_id = await self._session()
@@ -118,7 +119,7 @@ class VaultClient:
                 "Authorization": f"Bearer {session_id}",
                 "Accept": "application/json",
                 "X-VaultAPI-ClientID": CLIENT_ID,
-                **kwargs.pop("headers", {}),
+                **extra_headers,
             }
             url = path if path.startswith("http") else self._url(path)
             response, ms = await send(self._http, self.target, method, url, headers=headers, **kwargs)
@@ -133,13 +134,20 @@ class VaultClient:
                     excerpt=fact.excerpt,
                 )
             body = self._json(response)
-            if body.get("responseStatus") == "FAILURE":
+            if body.get("responseStatus") in ("FAILURE", "EXCEPTION"):
                 code, message = self._first_error(body)
                 if code in SESSION_ERRORS and attempt == 1:
                     async with self._login_lock:
                         if self._session_id == session_id:  # nobody refreshed it meanwhile
                             self._session_id = None
                     continue
+                if code in SESSION_ERRORS:
+                    raise AuthError(
+                        code,
+                        f"the vault rejected a fresh session: {message}",
+                        http_status=response.status_code,
+                        excerpt=fact.excerpt,
+                    )
                 error = TransientError if code in TRANSIENT_TYPES else PermanentError
                 raise error(code, message, http_status=response.status_code, excerpt=fact.excerpt)
             if response.status_code >= 400:
