@@ -179,3 +179,39 @@ def keeping_decided(inner: Inner) -> Callable[[LaneWork], Awaitable[dict[int, Ou
 
     handle.__doc__ = inner.__doc__
     return handle
+
+
+async def send_all(
+    write: Writer,
+    target: str,
+    max_batch: int,
+    to_write: Sequence[tuple[int, TargetUpsert]],
+    deliveries: Sequence[Delivery],
+    *,
+    source_system: str,
+    connection_id: Callable[[Delivery], str],
+    prior: Callable[[Delivery], RecordLink | None],
+    marks_deletion: Callable[[Delivery], bool],
+) -> dict[int, Outcome]:
+    """Write the upserts in batches and judge each delivery by its own record's result."""
+    written = await write_all(write, target, max_batch, to_write)
+    by_id = {d.id: d for d in deliveries}
+    outcomes: dict[int, Outcome] = {}
+    for delivery_id, upsert in to_write:
+        d = by_id[delivery_id]
+        result, call = written[delivery_id]
+        outcomes[delivery_id] = outcome_of_write(
+            d,
+            result,
+            call,
+            target_object=upsert.object,
+            link=link_maker(
+                d,
+                source_system=source_system,
+                connection_id=connection_id(d),
+                upsert=upsert,
+                prior=prior(d),
+                marks_deletion=marks_deletion(d),
+            ),
+        )
+    return outcomes

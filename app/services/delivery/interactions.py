@@ -18,8 +18,7 @@ from app.services.delivery.common import (
     keeping_decided,
     link_maker,
     newest_per_record,
-    outcome_of_write,
-    write_all,
+    send_all,
 )
 from app.services.delivery.matching import accounts_for_persons, match_pair
 from app.services.delivery.outcomes import Outcome
@@ -140,26 +139,19 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
         else:
             to_write.append((d.id, upsert))
 
-    written = await write_all(gateway.upsert, gateway.target, gateway.max_batch, to_write)
-    by_id = {d.id: d for d in keep}
-    for delivery_id, upsert in to_write:
-        d = by_id[delivery_id]
-        result, call = written[delivery_id]
-        deleted = d.operation == Operation.DELETE_INTERACTION
-        outcomes[delivery_id] = outcome_of_write(
-            d,
-            result,
-            call,
-            target_object=upsert.object,
-            link=link_maker(
-                d,
-                source_system="ctms",
-                connection_id=conn.id,
-                upsert=upsert,
-                prior=links.get(d.source_id),
-                marks_deletion=deleted,
-            ),
+    outcomes.update(
+        await send_all(
+            gateway.upsert,
+            gateway.target,
+            gateway.max_batch,
+            to_write,
+            keep,
+            source_system="ctms",
+            connection_id=lambda _d: conn.id,
+            prior=lambda d: links.get(d.source_id),
+            marks_deletion=lambda d: d.operation == Operation.DELETE_INTERACTION,
         )
+    )
     return outcomes
 
 

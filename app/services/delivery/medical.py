@@ -19,10 +19,8 @@ from app.models import Connection, Delivery, Operation, RecordLink
 from app.repositories import links as links_repo
 from app.services.delivery.common import (
     is_stale,
-    link_maker,
     newest_per_record,
-    outcome_of_write,
-    write_all,
+    send_all,
 )
 from app.services.delivery.matching import match_pair, persons_for_identifiers
 from app.services.delivery.outcomes import Outcome
@@ -58,27 +56,19 @@ async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
     async def upsert(object_name: str, id_field: str, records: list[dict[str, Any]]) -> Any:
         return await ctms.upsert(object_name, records, id_field)
 
-    written = await write_all(upsert, ctms.target, MAX_BATCH, to_write)
-    by_id = {d.id: d for d in keep}
-    for delivery_id, target in to_write:
-        d = by_id[delivery_id]
-        result, call = written[delivery_id]
-        prior = links.get((d.connection_id or "", d.source_id))
-        inactivation = d.operation == Operation.INACTIVATE_MEDICAL_ACTIVITY
-        outcomes[delivery_id] = outcome_of_write(
-            d,
-            result,
-            call,
-            target_object=target.object,
-            link=link_maker(
-                d,
-                source_system="crm",
-                connection_id=d.connection_id or "",
-                upsert=target,
-                prior=prior,
-                marks_deletion=inactivation,
-            ),
+    outcomes.update(
+        await send_all(
+            upsert,
+            ctms.target,
+            MAX_BATCH,
+            to_write,
+            keep,
+            source_system="crm",
+            connection_id=lambda d: d.connection_id or "",
+            prior=lambda d: links.get((d.connection_id or "", d.source_id)),
+            marks_deletion=lambda d: d.operation == Operation.INACTIVATE_MEDICAL_ACTIVITY,
         )
+    )
     return outcomes
 
 

@@ -23,10 +23,9 @@ from app.repositories import links as links_repo
 from app.services.delivery.common import (
     is_stale,
     keeping_decided,
-    link_maker,
     link_values,
     newest_per_record,
-    outcome_of_write,
+    send_all,
     write_all,
 )
 from app.services.delivery.outcomes import Outcome
@@ -311,24 +310,17 @@ async def handle_studies_or_sites(work: LaneWork, outcomes: dict[int, Outcome]) 
                 )
             else:
                 to_write.append((d.id, upsert))
-    written = await write_all(gateway.upsert, gateway.target, gateway.max_batch, to_write)
-    by_id = {d.id: d for d in keep}
-    for delivery_id, upsert in to_write:
-        d = by_id[delivery_id]
-        result, call = written[delivery_id]
-        deleted = d.operation in (Operation.DELETE_STUDY, Operation.DELETE_SITE)
-        outcomes[delivery_id] = outcome_of_write(
-            d,
-            result,
-            call,
-            target_object=upsert.object,
-            link=link_maker(
-                d,
-                source_system="ctms",
-                connection_id=conn.id,
-                upsert=upsert,
-                prior=links.get(d.source_id),
-                marks_deletion=deleted,
-            ),
+    outcomes.update(
+        await send_all(
+            gateway.upsert,
+            gateway.target,
+            gateway.max_batch,
+            to_write,
+            keep,
+            source_system="ctms",
+            connection_id=lambda _d: conn.id,
+            prior=lambda d: links.get(d.source_id),
+            marks_deletion=lambda d: d.operation in (Operation.DELETE_STUDY, Operation.DELETE_SITE),
         )
+    )
     return outcomes
