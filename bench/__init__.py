@@ -1,0 +1,1 @@
+"""Throughput and batching benchmarks, reported as ratios between rows measured in one run (bench/README.md)."""
