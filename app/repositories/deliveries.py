@@ -86,6 +86,7 @@ async def finish(session: AsyncSession, delivery_id: int, owner: str, values: di
             col(Delivery.status) == DeliveryStatus.IN_FLIGHT,
         )
         .values(lease_owner=None, lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)  # nothing in the session reads these rows again
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -84,4 +84,5 @@ async def mark(
         update(InboxEvent)
         .where(col(InboxEvent.id) == event_id)
         .values(status=status, error_code=code, error=error, processed_at=utcnow())
+        .execution_options(synchronize_session=False)  # nothing in the session reads these rows again
     )

@@ -31,14 +31,19 @@ HEARTBEAT_SECONDS = 15.0
 
 
 def cron_fields(interval: float) -> dict[str, Any]:
-    """arq cron takes sets of seconds/minutes: the nearest schedule that fires every `interval` seconds."""
+    """arq cron takes sets of seconds/minutes/hours: the nearest schedule that fires every `interval`
+    seconds (rounded up to a step that divides the minute, the hour or the day; at most once a day)."""
+
+    def step(wanted: int, cycle: int) -> int:
+        return next(d for d in range(max(1, wanted), cycle + 1) if cycle % d == 0)
+
     seconds = max(1, round(interval))
     if seconds < 60:
-        step = seconds if 60 % seconds == 0 else next(d for d in range(seconds, 61) if 60 % d == 0)
-        return {"second": set(range(0, 60, step))}
-    minutes = max(1, round(seconds / 60))
-    step = minutes if 60 % minutes == 0 else next(d for d in range(minutes, 61) if 60 % d == 0)
-    return {"minute": set(range(0, 60, step)), "second": {0}}
+        return {"second": set(range(0, 60, step(seconds, 60)))}
+    if seconds < 3600:
+        return {"minute": set(range(0, 60, step(round(seconds / 60), 60))), "second": {0}}
+    hours = min(24, round(seconds / 3600))
+    return {"hour": set(range(0, 24, step(hours, 24))), "minute": {0}, "second": {0}}
 
 
 async def heartbeat_loop(resources: Resources) -> None:

@@ -50,14 +50,17 @@ class ArqQueue:
         self._url = url_or_pool if isinstance(url_or_pool, str) else None
         self._pool: ArqRedis | None = None if isinstance(url_or_pool, str) else url_or_pool
         self._owns_pool = isinstance(url_or_pool, str)
+        self._connect_lock = asyncio.Lock()
 
     async def _connected(self) -> ArqRedis:
         if self._pool is None:
-            assert self._url is not None
-            try:
-                self._pool = await create_pool(redis_settings(self._url), retry=0)
-            except Exception as exc:
-                raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
+            async with self._connect_lock:  # concurrent first requests must share one pool
+                if self._pool is None:
+                    assert self._url is not None
+                    try:
+                        self._pool = await create_pool(redis_settings(self._url), retry=0)
+                    except Exception as exc:
+                        raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
         return self._pool
 
     async def enqueue(
