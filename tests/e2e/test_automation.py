@@ -74,7 +74,12 @@ async def decided(engine: AsyncEngine, where: str) -> list[Any]:
 
     _, rows, _ = await eventually(
         read,
-        lambda r: r[0] == 0 and bool(r[1]) and all(d["status"] not in ("pending", "in_flight") for d in r[2]),
+        # both reads are checked: they are two snapshots, and the first may be older than the second
+        lambda r: (
+            r[0] == 0
+            and bool(r[1])
+            and all(d["status"] not in ("pending", "in_flight") for d in [*r[1], *r[2]])
+        ),
         timeout=20,
     )
     return rows
