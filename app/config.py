@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(1.0, gt=0, description="first retry delay; doubles each attempt")
     retry_cap_seconds: float = Field(900.0, gt=0, description="longest delay between two attempts")
     worker_max_jobs: int = Field(20, ge=1)
+    connection_concurrency: int = Field(
+        4, ge=1, le=64, description="calls in flight per connection and target object (lane partitions)"
+    )
     webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
 
     @field_validator("redis_url")

@@ -33,7 +33,9 @@ def set_(
             "--automate-communication-log-items/--no-automate-communication-log-items", show_default=False
         ),
     ] = None,
-    max_attempts: Annotated[int | None, typer.Option(help="attempts before a dead letter")] = None,
+    retry_horizon_seconds: Annotated[
+        int | None, typer.Option(help="seconds transient failures are retried before a dead letter")
+    ] = None,
     unmatched_max_age_seconds: Annotated[
         int | None, typer.Option(help="how long unmatched persons are retried")
     ] = None,
@@ -45,7 +47,7 @@ def set_(
         "ctms_person_field": ctms_person_field, "crm_account_field": crm_account_field,
         "automate_monitoring_events": automate_monitoring_events,
         "automate_communication_log_items": automate_communication_log_items,
-        "max_attempts": max_attempts, "unmatched_max_age_seconds": unmatched_max_age_seconds,
+        "retry_horizon_seconds": retry_horizon_seconds, "unmatched_max_age_seconds": unmatched_max_age_seconds,
     }  # fmt: skip
     body = {k: v for k, v in values.items() if v is not None}
     if not body:

@@ -5,7 +5,14 @@ from app.models.connections import Connection, GlobalSettings
 from app.models.deliveries import OPEN_STATUSES, Delivery, DeliveryAttempt, DeliveryStatus, Operation
 from app.models.events import EventStatus, InboxEvent
 from app.models.links import AccountMatch, RecordLink
-from app.models.operations import ApiKey, AuditEntry, TransferRun, Watermark, WorkerHeartbeat
+from app.models.operations import (
+    ApiKey,
+    AuditEntry,
+    ThrottleGate,
+    TransferRun,
+    Watermark,
+    WorkerHeartbeat,
+)
 
 __all__ = [
     "OPEN_STATUSES",
@@ -21,6 +28,7 @@ __all__ = [
     "InboxEvent",
     "Operation",
     "RecordLink",
+    "ThrottleGate",
     "TransferRun",
     "Watermark",
     "WorkerHeartbeat",

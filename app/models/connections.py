@@ -40,6 +40,7 @@ class GlobalSettings(SQLModel, table=True):
     crm_account_field: str = Field(default="External_ID_vod__c", max_length=128)
     automate_monitoring_events: bool = False
     automate_communication_log_items: bool = False
-    max_attempts: int = 10
+    # transient failures are retried for this long (Salesforce keeps its events 72 h), then dead-lettered
+    retry_horizon_seconds: int = 72 * 3600
     unmatched_max_age_seconds: int = 7 * 24 * 3600
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

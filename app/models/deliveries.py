@@ -67,6 +67,9 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.PENDING, max_length=32)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    retrying_since: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="first transient failure of this run of retries"
+    )
     lease_owner: str | None = Field(default=None, max_length=128)
     lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     target_object: str | None = Field(default=None, max_length=128)

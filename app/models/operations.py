@@ -43,6 +43,16 @@ class Watermark(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ThrottleGate(SQLModel, table=True):
+    """A target org that asked us to slow down: no worker calls it before `paused_until`."""
+
+    __tablename__ = "throttle_gates"
+
+    target: str = Field(primary_key=True, max_length=128)
+    paused_until: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field(default="", max_length=64)
+
+
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
 

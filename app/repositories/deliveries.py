@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+import orjson
+from sqlalchemy import func, insert, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -91,8 +92,10 @@ async def finish(session: AsyncSession, delivery_id: int, owner: str, values: di
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def add_attempts(session: AsyncSession, attempts: Iterable[DeliveryAttempt]) -> None:
-    session.add_all(list(attempts))
+async def add_attempts(session: AsyncSession, attempts: list[dict[str, Any]]) -> None:
+    """Attempt rows of a batch, one multi-row INSERT."""
+    if attempts:
+        await session.execute(insert(DeliveryAttempt), attempts)
 
 
 async def release_waiting(
@@ -109,3 +112,71 @@ async def release_waiting(
         .returning(col(Delivery.lane))
     )
     return sorted({str(lane) for lane in (await session.execute(stmt)).scalars()})
+
+
+# One statement finishes a whole batch on PostgreSQL: the rows' new values travel as arrays.
+_FINISH_MANY = text(
+    """
+    UPDATE deliveries AS d SET
+        status = v.status,
+        last_error_code = v.code,
+        last_error = v.error,
+        target_object = COALESCE(v.target_object, d.target_object),
+        target_id = COALESCE(v.target_id, d.target_id),
+        payload = COALESCE(CAST(v.payload AS JSONB), d.payload),
+        next_attempt_at = COALESCE(v.next_attempt_at, d.next_attempt_at),
+        retrying_since = v.retrying_since,
+        finished_at = v.finished_at,
+        updated_at = :now,
+        lease_owner = NULL,
+        lease_expires_at = NULL
+    FROM unnest(
+        CAST(:ids AS BIGINT[]), CAST(:statuses AS TEXT[]), CAST(:codes AS TEXT[]), CAST(:errors AS TEXT[]),
+        CAST(:target_objects AS TEXT[]), CAST(:target_ids AS TEXT[]), CAST(:payloads AS TEXT[]),
+        CAST(:next_attempts AS TIMESTAMPTZ[]), CAST(:retrying AS TIMESTAMPTZ[]),
+        CAST(:finished AS TIMESTAMPTZ[])
+    ) AS v(id, status, code, error, target_object, target_id, payload, next_attempt_at, retrying_since,
+           finished_at)
+    WHERE d.id = v.id AND d.lease_owner = :owner AND d.status = 'in_flight'
+    RETURNING d.id
+    """
+)
+_FINISH_COLUMNS = {
+    "ids": "id",
+    "statuses": "status",
+    "codes": "last_error_code",
+    "errors": "last_error",
+    "target_objects": "target_object",
+    "target_ids": "target_id",
+    "payloads": "payload",
+    "next_attempts": "next_attempt_at",
+    "retrying": "retrying_since",
+    "finished": "finished_at",
+}
+
+
+async def finish_many(
+    session: AsyncSession, owner: str, now: datetime, rows: list[dict[str, Any]]
+) -> set[int]:
+    """Write the outcomes of a batch (each row: the columns of `_FINISH_COLUMNS`), only where this worker
+    still holds the lease. Returns the ids written; the others were taken over by another worker."""
+    if not rows:
+        return set()
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        params: dict[str, Any] = {"owner": owner, "now": now}
+        for param, column in _FINISH_COLUMNS.items():
+            column_values = [r.get(column) for r in rows]
+            if column == "payload":
+                column_values = [None if v is None else orjson.dumps(v).decode() for v in column_values]
+            params[param] = column_values
+        return {int(i) for i in (await session.execute(_FINISH_MANY, params)).scalars()}
+    done: set[int] = set()  # SQLite (embedded, one process): a statement per row is fine
+    for row in rows:
+        changes = {k: v for k, v in row.items() if k != "id"}
+        for keep in ("target_object", "target_id", "payload", "next_attempt_at"):
+            if changes.get(keep) is None:
+                changes.pop(keep, None)
+        if await finish(session, int(row["id"]), owner, {**changes, "updated_at": now}):
+            done.add(int(row["id"]))
+    return done

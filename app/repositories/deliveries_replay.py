@@ -35,6 +35,7 @@ def make_pending(delivery: Delivery, now: datetime) -> None:
     """Due now, unowned; ``attempts`` and the attempt rows stay as history."""
     delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = now
+    delivery.retrying_since = None  # a replay gets the whole retry horizon again
     delivery.lease_owner = None
     delivery.lease_expires_at = None
     delivery.finished_at = None

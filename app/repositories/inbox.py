@@ -86,3 +86,20 @@ async def mark(
         .values(status=status, error_code=code, error=error, processed_at=utcnow())
         .execution_options(synchronize_session=False)  # nothing in the session reads these rows again
     )
+
+
+async def mark_many(
+    session: AsyncSession,
+    event_ids: list[int],
+    status: EventStatus,
+    code: str | None = None,
+    error: str | None = None,
+) -> None:
+    """One UPDATE for every event of a planning batch that ends in the same status."""
+    if event_ids:
+        await session.execute(
+            update(InboxEvent)
+            .where(col(InboxEvent.id).in_(event_ids))
+            .values(status=status, error_code=code, error=error, processed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )

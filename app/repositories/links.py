@@ -44,6 +44,27 @@ async def save(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(stmt)
 
 
+LINK_KEY = ("connection_id", "source_system", "source_object", "source_id")
+
+
+async def save_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert or update many links: one multi-row statement per shape of row (a deletion mark carries no
+    content hash, so it keeps the one stored). The last row of a key wins."""
+    now = utcnow()
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        latest[tuple(row[k] for k in LINK_KEY)] = {"updated_at": now, **row}
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in latest.values():
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
+    for shape, group in shapes.items():
+        stmt = _insert(session)(RecordLink)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(LINK_KEY), set_={k: stmt.excluded[k] for k in shape if k not in LINK_KEY}
+        )
+        await session.execute(stmt, group)
+
+
 async def find(
     session: AsyncSession, system: str | None, object_: str | None, source_id: str | None
 ) -> list[RecordLink]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.domain.lanes import Lane, LaneKind
 from app.logging import get_logger
 from app.models import (
     AccountMatch,
@@ -34,11 +35,6 @@ SITE = "site__v"
 PERSON = "person__sys"
 MONITORING_EVENT = "monitoring_event__v"
 COMMUNICATION_LOG = "study_communication_log__ctms"
-CTMS_LANE = "ctms:crm_activity__v"  # every connection's medical activities land in the one vault object
-
-
-def lane(connection_id: str, kind: str) -> str:
-    return f"{connection_id}:{kind}"
 
 
 @dataclass
@@ -59,14 +55,22 @@ def _is_ctms_echo(event: InboxEvent) -> bool:
 
 
 def _delivery(
-    event: InboxEvent, connection_id: str | None, direction: str, op: Op, lane_: str, **kw: object
+    event: InboxEvent,
+    connection_id: str | None,
+    direction: str,
+    op: Op,
+    kind: LaneKind,
+    partitions: int,
+    **kw: object,
 ) -> Delivery:
+    # the medical lane takes every connection's calls: a record is a (connection, call) pair there
+    record_key = f"{connection_id}:{event.record_id}" if kind.writes_to_ctms else str(event.record_id)
     return Delivery(
         event_id=event.id,
         connection_id=connection_id,
         direction=direction,
         operation=op,
-        lane=lane_,
+        lane=Lane.for_record(kind, connection_id, record_key, partitions).key,
         source_object=event.object or "",
         source_id=event.record_id or "",
         source_modified_at=event.source_modified_at,
@@ -74,14 +78,16 @@ def _delivery(
     )
 
 
-def plan_ctms(event: InboxEvent, active: list[Connection], settings: GlobalSettings) -> list[Delivery]:
+def plan_ctms(
+    event: InboxEvent, active: list[Connection], settings: GlobalSettings, partitions: int = 1
+) -> list[Delivery]:
     deleted = event.type == "ctms.record.deleted"
     obj = event.object
     if obj == ACTIVITY:
         op = Op.DELETE_INTERACTION if deleted else Op.UPSERT_INTERACTION
-        return [_delivery(event, c.id, "ctms_to_crm", op, lane(c.id, "interaction")) for c in active]
+        return [_delivery(event, c.id, "ctms_to_crm", op, LaneKind.INTERACTION, partitions) for c in active]
     if obj in (STUDY, SITE):
-        kind = "study" if obj == STUDY else "site"
+        kind = LaneKind.STUDY if obj == STUDY else LaneKind.SITE
         op = {
             (STUDY, False): Op.UPSERT_STUDY,
             (STUDY, True): Op.DELETE_STUDY,
@@ -89,7 +95,7 @@ def plan_ctms(event: InboxEvent, active: list[Connection], settings: GlobalSetti
             (SITE, True): Op.DELETE_SITE,
         }[(obj, deleted)]
         return [
-            _delivery(event, c.id, "ctms_to_crm", op, lane(c.id, kind))
+            _delivery(event, c.id, "ctms_to_crm", op, kind, partitions)
             for c in active
             if c.sync_studies_and_sites
         ]
@@ -97,21 +103,21 @@ def plan_ctms(event: InboxEvent, active: list[Connection], settings: GlobalSetti
         obj == COMMUNICATION_LOG and settings.automate_communication_log_items
     )
     if automated and not deleted:
-        return [_delivery(event, None, "ctms_to_ctms", Op.AUTOMATE_ACTIVITY, "ctms:automation")]
+        return [_delivery(event, None, "ctms_to_ctms", Op.AUTOMATE_ACTIVITY, LaneKind.AUTOMATION, partitions)]
     return []
 
 
-def plan_crm(event: InboxEvent, connection: Connection | None) -> list[Delivery]:
+def plan_crm(event: InboxEvent, connection: Connection | None, partitions: int = 1) -> list[Delivery]:
     if connection is None or event.connection_id is None:
         return []  # the connection was deleted after the event was accepted
-    deliveries = _plan_crm(event, connection)
+    deliveries = _plan_crm(event, connection, partitions)
     call_object = crm_names_for(connection).call.object
     for d in deliveries:  # one name for the call object, whatever the event said (deletions say none)
         d.source_object = call_object
     return deliveries
 
 
-def _plan_crm(event: InboxEvent, connection: Connection) -> list[Delivery]:
+def _plan_crm(event: InboxEvent, connection: Connection, partitions: int) -> list[Delivery]:
     if event.type == "crm.call.deleted":
         # F4: applied when the Transfer job next runs, as the product has always done
         return [
@@ -120,11 +126,16 @@ def _plan_crm(event: InboxEvent, connection: Connection) -> list[Delivery]:
                 connection.id,
                 "crm_to_ctms",
                 Op.INACTIVATE_MEDICAL_ACTIVITY,
-                CTMS_LANE,
+                LaneKind.MEDICAL,
+                partitions,
                 status=DeliveryStatus.AWAITING_TRANSFER,
             )
         ]
-    return [_delivery(event, connection.id, "crm_to_ctms", Op.UPSERT_MEDICAL_ACTIVITY, CTMS_LANE)]
+    return [
+        _delivery(
+            event, connection.id, "crm_to_ctms", Op.UPSERT_MEDICAL_ACTIVITY, LaneKind.MEDICAL, partitions
+        )
+    ]
 
 
 def is_crm_echo(event: InboxEvent) -> bool:
@@ -137,8 +148,11 @@ async def _forget_person_matches(session: AsyncSession, person_id: str) -> None:
     await session.execute(delete(AccountMatch).where(col(AccountMatch.person_id) == person_id))
 
 
-async def plan_pending(session: AsyncSession, limit: int = 500) -> PlanResult:
-    """Claim a batch of received events and plan them. The caller commits, then wakes the lanes."""
+async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int = 1) -> PlanResult:
+    """Claim a batch of received events and plan them in a handful of statements: one INSERT of every
+    delivery, one DELETE of stale account matches, one UPDATE per resulting event status. Only when the
+    batch statement fails is it redone event by event, so one bad event still cannot block the rest.
+    The caller commits, then wakes the lanes."""
     events = await inbox.claim_received(session, limit)
     result = PlanResult(events=len(events))
     if not events:
@@ -146,25 +160,83 @@ async def plan_pending(session: AsyncSession, limit: int = 500) -> PlanResult:
     active = await connections_repo.list_active(session)
     by_id = {c.id: c for c in active}
     settings = await connections_repo.global_settings(session)
+    planned: dict[int, list[Delivery]] = {}
+    failed: list[int] = []
     for event in events:
         assert event.id is not None
         try:
-            async with session.begin_nested():  # one event that cannot be planned must not block the rest
-                deliveries = await _plan_one(session, event, active, by_id, settings)
+            planned[event.id] = _deliveries_for(event, active, by_id, settings, partitions)
+        except Exception:
+            log.exception("event_planning_failed", event_id=event.id)
+            failed.append(event.id)
+    persons = sorted(
+        {e.record_id for e in events if e.source == "ctms" and e.object == PERSON and e.record_id}
+    )
+    try:
+        async with session.begin_nested():
+            if persons:
+                await session.execute(delete(AccountMatch).where(col(AccountMatch.person_id).in_(persons)))
+            rows = [_row(d) for ds in planned.values() for d in ds]
+            if rows:
+                await session.execute(insert(Delivery), rows)
+    except Exception:
+        log.exception("batch_planning_failed", events=len(events))
+        return await _plan_one_by_one(session, events, active, by_id, settings, partitions)
+    for deliveries in planned.values():
+        result.deliveries += len(deliveries)
+        result.lanes.update(d.lane for d in deliveries if d.status == DeliveryStatus.PENDING)
+    await inbox.mark_many(session, [i for i, ds in planned.items() if ds], EventStatus.PROCESSED)
+    await inbox.mark_many(session, [i for i, ds in planned.items() if not ds], EventStatus.IGNORED)
+    await inbox.mark_many(session, failed, EventStatus.FAILED, "PLANNING_FAILED", _FAILED)
+    return result
+
+
+_FAILED = "the bridge could not plan this event"
+_COLUMNS = [c.name for c in Delivery.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
+
+
+def _row(d: Delivery) -> dict[str, object]:
+    return {name: getattr(d, name) for name in _COLUMNS}
+
+
+def _deliveries_for(
+    event: InboxEvent,
+    active: list[Connection],
+    by_id: dict[str, Connection],
+    settings: GlobalSettings,
+    partitions: int,
+) -> list[Delivery]:
+    if event.source == "ctms":
+        return [] if _is_ctms_echo(event) else plan_ctms(event, active, settings, partitions)
+    if is_crm_echo(event):
+        return []
+    return plan_crm(event, by_id.get(event.connection_id or ""), partitions)
+
+
+async def _plan_one_by_one(
+    session: AsyncSession,
+    events: list[InboxEvent],
+    active: list[Connection],
+    by_id: dict[str, Connection],
+    settings: GlobalSettings,
+    partitions: int,
+) -> PlanResult:
+    """The fallback: each event in its own savepoint; one that fails is marked failed, the rest go on."""
+    result = PlanResult(events=len(events))
+    for event in events:
+        assert event.id is not None
+        try:
+            async with session.begin_nested():
+                deliveries = await _plan_one(session, event, active, by_id, settings, partitions)
         except Exception as exc:
             log.exception("event_planning_failed", event_id=event.id)
             await inbox.mark(
-                session,
-                event.id,
-                EventStatus.FAILED,
-                "PLANNING_FAILED",
-                f"{type(exc).__name__}: the bridge could not plan this event",
+                session, event.id, EventStatus.FAILED, "PLANNING_FAILED", f"{type(exc).__name__}: {_FAILED}"
             )
             continue
         result.deliveries += len(deliveries)
         result.lanes.update(d.lane for d in deliveries if d.status == DeliveryStatus.PENDING)
         await inbox.mark(session, event.id, EventStatus.PROCESSED if deliveries else EventStatus.IGNORED)
-    await session.flush()
     return result
 
 
@@ -174,13 +246,11 @@ async def _plan_one(
     active: list[Connection],
     by_id: dict[str, Connection],
     settings: GlobalSettings,
+    partitions: int,
 ) -> list[Delivery]:
-    if event.source == "ctms":
-        if event.object == PERSON and event.record_id:
-            await _forget_person_matches(session, event.record_id)
-        deliveries = [] if _is_ctms_echo(event) else plan_ctms(event, active, settings)
-    else:
-        deliveries = [] if is_crm_echo(event) else plan_crm(event, by_id.get(event.connection_id or ""))
-    session.add_all(deliveries)
-    await session.flush()
+    if event.source == "ctms" and event.object == PERSON and event.record_id:
+        await _forget_person_matches(session, event.record_id)
+    deliveries = _deliveries_for(event, active, by_id, settings, partitions)
+    if deliveries:
+        await session.execute(insert(Delivery), [_row(d) for d in deliveries])
     return deliveries

@@ -19,7 +19,7 @@ FIELDS = (
     "crm_account_field",
     "automate_monitoring_events",
     "automate_communication_log_items",
-    "max_attempts",
+    "retry_horizon_seconds",
     "unmatched_max_age_seconds",
 )
 

@@ -178,9 +178,9 @@ async def automation_switches(
         await conn.execute(
             text(
                 "INSERT INTO global_settings (id, ctms_person_field, crm_account_field,"
-                " automate_monitoring_events, automate_communication_log_items, max_attempts,"
+                " automate_monitoring_events, automate_communication_log_items, retry_horizon_seconds,"
                 " unmatched_max_age_seconds, updated_at)"
-                " VALUES (1, 'external_id__v', 'External_ID_vod__c', :me, :cl, 10, 604800, now())"
+                " VALUES (1, 'external_id__v', 'External_ID_vod__c', :me, :cl, 259200, 604800, now())"
                 " ON CONFLICT (id) DO UPDATE SET automate_monitoring_events = :me,"
                 " automate_communication_log_items = :cl, updated_at = now()"
             ),

@@ -45,7 +45,7 @@ from tests.e2e.harness import (
 from tests.factories import signed
 from tests.processes import eventually
 
-AUTOMATION = "lane = 'ctms:automation'"
+AUTOMATION = "lane LIKE 'ctms:automation%'"
 ACTIVITY_UPSERTS = "vobjects/crm_activity__v"
 # Vault CRM accounts carry the identifier in external_id__v, not in the global default External_ID_vod__c
 VAULT_CRM_MATCH = {"ctms_person_field": "external_id__v", "crm_account_field": "external_id__v"}

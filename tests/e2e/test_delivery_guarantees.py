@@ -11,12 +11,13 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
 from app.simulators.common.faults import FaultSettings
 from tests.conftest import TEST_CTMS_SECRET
 from tests.e2e.conftest import delivery_rows, deployment
 from tests.e2e.harness import World, account, interactions, person, simulated_world, study
 from tests.factories import signed
-from tests.processes import eventually
+from tests.processes import eventually, running_worker, worker_env
 
 INTERACTIONS_PATH = "composite/sobjects/Vault_Clinical_Interaction_vod__c"
 
@@ -134,23 +135,37 @@ async def test_updates_in_reverse_order_end_at_the_latest_state(
         assert [r["status"] for r in rows] == ["delivered", "stale", "stale"]
 
 
-async def test_a_thousand_events_take_at_most_ten_collection_calls(
+async def test_a_backlog_leaves_in_full_batches_and_a_stream_in_few_calls(
     clean_db: AsyncEngine, pg_url: str, redis_url: str
 ) -> None:
+    """A stored backlog is sent 200 records per call in each of the connection's lane partitions; a
+    stream of webhooks arriving while the worker runs gathers into batches too (no call per event)."""
     with simulated_world() as world:
         await world.connect(clean_db, world.orgs[0], sync_studies_and_sites=False)
         async with (
-            deployment(world, clean_db, pg_url, redis_url),
+            deployment(world, clean_db, pg_url, redis_url, workers=0),
             httpx.AsyncClient(limits=httpx.Limits(max_connections=20)) as client,
         ):
             person_id, study_id = await _seed(world)
-            events = [activity_event(f"V6A{n:012d}", person_id, study_id) for n in range(1000)]
-            for start in range(0, 1000, 50):
+            events = [activity_event(f"V6A{n:012d}", person_id, study_id) for n in range(2000)]
+            for start in range(0, 1000, 50):  # the backlog: stored while no worker runs
                 await asyncio.gather(*(post(client, world, e) for e in events[start : start + 50]))
-            await settled(clean_db, 1000)
+            env = worker_env(pg_url, redis_url, **world.worker_env())
+            async with running_worker(clean_db, env):
+                await settled(clean_db, 1000)
+                backlog = world.orgs[0].state.calls.matching("PATCH", INTERACTIONS_PATH)
+                for start in range(1000, 2000, 50):  # the stream: while the worker runs
+                    await asyncio.gather(*(post(client, world, e) for e in events[start : start + 50]))
+                await settled(clean_db, 2000)
         calls = world.orgs[0].state.calls.matching("PATCH", INTERACTIONS_PATH)
-        assert len(interactions(world.orgs[0])) == 1000
-        assert len(calls) <= 10, [c.records for c in calls]
+        assert len(interactions(world.orgs[0])) == 2000
+        partitions = Settings(_env_file=None).connection_concurrency  # type: ignore[call-arg]
+        # each partition holds ~250 of the 1,000: one full call and one for the rest
+        assert len(backlog) <= 2 * partitions, [c.records for c in backlog]
+        assert sum(c.records for c in backlog) == 1000
+        assert sum(1 for c in backlog if c.records == 200) >= partitions - 1
+        stream = calls[len(backlog) :]
+        assert len(stream) <= 80, [c.records for c in stream]  # 1,000 events: not one call per event
         assert max(c.records for c in calls) <= 200
 
 
@@ -160,10 +175,10 @@ async def test_faults_are_retried_until_delivered_and_bad_data_is_dead_at_once(
     with simulated_world() as world:
         org = world.orgs[0]
         await world.connect(clean_db, org, sync_studies_and_sites=False)
-        async with clean_db.begin() as conn:  # as an operator would: more attempts, for a stormy day
+        async with clean_db.begin() as conn:  # the settings row as an operator leaves it
             await conn.execute(
                 text(
-                    "INSERT INTO global_settings (id, ctms_person_field, crm_account_field, automate_monitoring_events, automate_communication_log_items, max_attempts, unmatched_max_age_seconds, updated_at) VALUES (1, 'external_id__v', 'External_ID_vod__c', false, false, 30, 604800, now())"
+                    "INSERT INTO global_settings (id, ctms_person_field, crm_account_field, automate_monitoring_events, automate_communication_log_items, retry_horizon_seconds, unmatched_max_age_seconds, updated_at) VALUES (1, 'external_id__v', 'External_ID_vod__c', false, false, 259200, 604800, now())"
                 )
             )
         fast_retries = {"BRIDGE_RETRY_BASE_SECONDS": "0.2", "BRIDGE_RETRY_CAP_SECONDS": "2"}

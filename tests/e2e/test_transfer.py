@@ -192,7 +192,7 @@ async def test_unmatched_deliveries_older_than_the_limit_become_dead_letters(
             async with clean_db.begin() as conn:
                 await conn.execute(
                     text(
-                        "INSERT INTO global_settings (id, ctms_person_field, crm_account_field, automate_monitoring_events, automate_communication_log_items, max_attempts, unmatched_max_age_seconds, updated_at) VALUES (1, 'external_id__v', 'External_ID_vod__c', false, false, 10, 1, now())"
+                        "INSERT INTO global_settings (id, ctms_person_field, crm_account_field, automate_monitoring_events, automate_communication_log_items, retry_horizon_seconds, unmatched_max_age_seconds, updated_at) VALUES (1, 'external_id__v', 'External_ID_vod__c', false, false, 259200, 1, now())"
                     )
                 )
             activity(world.vault, person(world.vault, "HCP-NEVER"), study(world.vault))
@@ -239,3 +239,41 @@ async def test_an_operator_starts_a_run_through_the_api(
                 "items"
             ]
             assert any(entry["action"] == "transfer_run.start" for entry in audit)
+
+
+async def test_a_deletion_wins_over_an_older_upsert_still_waiting_for_its_account(
+    clean_db: AsyncEngine, pg_url: str, redis_url: str
+) -> None:
+    """Issue 11 point 7: logged for a person with no account, deleted, then the account appears: the next
+    run must not bring the deleted activity to life in the CRM."""
+    with simulated_world() as world:
+        org = world.orgs[0]
+        await world.connect(clean_db, org, sync_studies_and_sites=False)
+        async with deployment(world, clean_db, pg_url, redis_url, **NO_CRON):
+            person_id = person(world.vault, "HCP-GONE")
+            created = activity(world.vault, person_id, study(world.vault))
+            await eventually(
+                lambda: delivery_rows(clean_db, "operation = 'upsert_interaction'"),
+                lambda rows: len(rows) == 1 and rows[0]["status"] == "unmatched",
+            )
+            world.vault.user_delete("crm_activity__v", created["id"])
+            [deletion] = await eventually(
+                lambda: delivery_rows(clean_db, "operation = 'delete_interaction'"),
+                lambda rows: len(rows) == 1 and rows[0]["status"] == "unchanged",
+            )
+            account(org, "HCP-GONE")
+            await run_transfer_once(clean_db, redis_url)
+            [upsert] = await eventually(
+                lambda: delivery_rows(clean_db, "operation = 'upsert_interaction'"),
+                lambda rows: rows[0]["status"] not in ("unmatched", "pending", "in_flight"),
+            )
+        assert upsert["status"] == "stale"
+        assert interactions(org) == []
+        async with clean_db.connect() as conn:
+            [link] = (
+                await conn.execute(
+                    text("SELECT deleted, target_id FROM record_links WHERE source_id = :id"),
+                    {"id": created["id"]},
+                )
+            ).all()
+        assert (link.deleted, link.target_id) == (True, None)  # the tombstone the deletion left

@@ -59,7 +59,7 @@ async def get_delivery(delivery_id: RowId, resources: ResourcesDep, _caller: Cal
     summary="Replay a dead, discarded, unmatched or stale delivery now",
     description=(
         "The delivery becomes `pending` and due now, and its lane is woken. Its attempts stay as history "
-        "and its attempt counter is kept: a delivery that had used up `max_attempts` gets one more try. "
+        "and its retry clock starts again: it is retried for the whole retry horizon once more. "
         "Other statuses: 409 `DELIVERY_NOT_REPLAYABLE`."
     ),
     responses=errors(404, 409),

@@ -51,12 +51,29 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def is_stale(delivery: Delivery, link: RecordLink | None) -> bool:
-    """Latest wins: an event older than what the target already has is skipped."""
-    return bool(
-        link is not None
-        and link.last_applied_modified_at is not None
-        and delivery.source_modified_at is not None
-        and delivery.source_modified_at < link.last_applied_modified_at
+    """Latest wins: an event older than what the target already has is skipped. A deletion wins over
+    every change not known to be newer than it (a waiting upsert released later must not revive it)."""
+    if link is None:
+        return False
+    applied, modified = link.last_applied_modified_at, delivery.source_modified_at
+    if link.deleted and not _is_deletion(delivery):
+        return applied is None or modified is None or modified <= applied
+    return applied is not None and modified is not None and modified < applied
+
+
+def tombstone(
+    delivery: Delivery, *, source_system: str, connection_id: str, target_object: str
+) -> dict[str, Any]:
+    """The link a deletion leaves when the target never had the record: nothing is written, but an older
+    change still waiting (unmatched, backing off) is stale once it comes round."""
+    return link_values(
+        delivery,
+        source_system=source_system,
+        connection_id=connection_id,
+        target_object=target_object,
+        target_id=None,
+        upsert=None,
+        deleted=True,
     )
 
 

@@ -1,21 +1,23 @@
-"""The delivery engine: drain one lane — claim due deliveries, hand them to the lane's handler, record
-what happened (status, attempts, links) and schedule retries.
+"""The delivery engine: drain one lane partition — claim due deliveries, hand them to the lane's handler,
+record what happened (status, attempts, links) in a few set-based statements, and schedule retries.
 
-One process drains a lane at a time (a lane lock), so records of one lane are written in order; claims
-carry a lease in the database, so a worker that dies mid-batch is replaced once its lease runs out.
+One process drains a partition at a time (a lane lock), so the changes of a record are written in order;
+claims carry a lease in the database, so a worker that dies mid-batch is replaced once its lease runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
+from typing import Any
 
 from app import metrics
 from app.clients.errors import ClientError
 from app.context import Resources
 from app.logging import get_logger
-from app.models import Delivery, DeliveryAttempt, DeliveryStatus, utcnow
+from app.models import Delivery, DeliveryStatus, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import deliveries as deliveries_repo
 from app.repositories import links as links_repo
@@ -23,13 +25,15 @@ from app.repositories.lanes import lane_lock
 from app.services import wakeups
 from app.services.delivery.handlers import batch_size, handler_for
 from app.services.delivery.outcomes import Outcome
-from app.services.delivery.policy import backoff_seconds
+from app.services.delivery.policy import finish_values
 from app.services.delivery.work import LaneWork
 
 log = get_logger(__name__)
-# A batch waits for company until it is full or its oldest delivery is this old: under a stream of events
-# calls carry full batches, and at light load a single event still leaves within about a second.
-LINGER_SECONDS = 0.75
+# How long the next batch of a streaming lane waits for company (an idle lane sends at once), and how
+# recently a lane must have sent (in this process) to count as streaming.
+STREAM_GATHER_SECONDS = 0.75
+STREAMING_SECONDS = 1.0
+_last_sent: dict[str, float] = {}
 
 
 @dataclass
@@ -39,13 +43,17 @@ class DrainStats:
 
 
 async def drain_lane(resources: Resources, lane: str) -> DrainStats:
+    """Send what is due in one lane partition until nothing is. An idle lane sends at once; while a call is
+    in flight new work gathers into the next claim, so a backlog leaves in full batches. The other
+    partitions of the connection are drained side by side (other jobs), each with its call in flight."""
     stats = DrainStats()
     while True:
         async with lane_lock(resources.engine, lane) as held:
             if not held:
                 return stats  # another process drains it, and re-checks after it lets go
             while True:
-                await _linger(resources, lane)
+                if time.monotonic() - _last_sent.get(lane, -STREAMING_SECONDS) < STREAMING_SECONDS:
+                    await _gather(resources, lane)
                 if not await _one_batch(resources, lane, stats):
                     break
         # Work stored while we were letting go found the lock taken and left it to us: look once more.
@@ -54,16 +62,18 @@ async def drain_lane(resources: Resources, lane: str) -> DrainStats:
                 return stats
 
 
-async def _linger(resources: Resources, lane: str) -> None:
+async def _gather(resources: Resources, lane: str) -> None:
+    """A lane that is streaming (it just sent a batch) lets the next one fill for a moment, so a steady
+    trickle of events does not become one API call per event: API calls are what our users pay for."""
     while True:
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
         if due == 0 or due >= batch_size(lane) or oldest is None:
             return
         waited = (utcnow() - oldest).total_seconds()
-        if waited >= LINGER_SECONDS:
+        if waited >= STREAM_GATHER_SECONDS:
             return
-        await asyncio.sleep(min(0.1, LINGER_SECONDS - waited))
+        await asyncio.sleep(min(0.05, STREAM_GATHER_SECONDS - waited))
 
 
 async def _one_batch(resources: Resources, lane: str, stats: DrainStats) -> bool:
@@ -90,87 +100,77 @@ async def _one_batch(resources: Resources, lane: str, stats: DrainStats) -> bool
             for d in batch
             if d.id
         }
-    await _record(resources, batch, outcomes, settings.max_attempts)
+    await _record(resources, batch, outcomes, settings.retry_horizon_seconds)
+    _last_sent[lane] = time.monotonic()
     stats.batches += 1
     stats.deliveries += len(batch)
     return True
 
 
 async def _record(
-    resources: Resources, batch: list[Delivery], outcomes: dict[int, Outcome], max_attempts: int
+    resources: Resources, batch: list[Delivery], outcomes: dict[int, Outcome], horizon: float
 ) -> None:
+    """A handful of statements for the whole batch: the outcomes, the links, the attempts."""
     now = utcnow()
-    retry_at: list[float] = []
+    decided: list[tuple[Delivery, Outcome, dict[str, Any]]] = []
+    for delivery in batch:
+        assert delivery.id is not None
+        outcome = outcomes.get(delivery.id) or Outcome.again(
+            "NOT_HANDLED", "the lane handler gave no outcome"
+        )
+        values = finish_values(
+            delivery,
+            outcome,
+            now,
+            horizon=horizon,
+            base=resources.settings.retry_base_seconds,
+            cap=resources.settings.retry_cap_seconds,
+        )
+        decided.append((delivery, outcome, values))
     async with resources.sessionmaker() as session, session.begin():
-        attempts: list[DeliveryAttempt] = []
-        for delivery in batch:
-            assert delivery.id is not None
-            outcome = outcomes.get(delivery.id) or Outcome.again(
-                "NOT_HANDLED", "the lane handler gave no outcome"
+        held = await deliveries_repo.finish_many(
+            session, resources.worker_id, now, [v for _, _, v in decided]
+        )
+        # a delivery whose lease ran out was taken over by another worker: its outcome is that worker's
+        kept = [(d, o, v) for d, o, v in decided if d.id in held]
+        await links_repo.save_many(session, [o.link for _, o, _ in kept if o.link is not None])
+        await deliveries_repo.add_attempts(
+            session, [_attempt(d, o, now) for d, o, _ in kept if o.call is not None]
+        )
+    retry_at: list[float] = []
+    for delivery, outcome, values in kept:
+        _count(delivery, str(values["status"]), outcome)
+        if values["next_attempt_at"] is not None:
+            retry_at.append((values["next_attempt_at"] - now).total_seconds())
+        if values["status"] != DeliveryStatus.DELIVERED:
+            log.info(
+                "delivery_not_delivered",
+                delivery_id=delivery.id,
+                lane=delivery.lane,
+                status=str(values["status"]),
+                code=outcome.error_code,
+                attempt=delivery.attempts,
             )
-            values: dict[str, object] = {
-                "status": outcome.status,
-                "last_error_code": outcome.error_code,
-                "last_error": outcome.error,
-                "updated_at": now,
-            }
-            if outcome.target_object:
-                values["target_object"] = outcome.target_object
-            if outcome.target_id:
-                values["target_id"] = outcome.target_id
-            if outcome.status == DeliveryStatus.DELIVERED:
-                values["payload"] = {**delivery.payload, "created": outcome.created}
-            if outcome.retry:
-                if delivery.attempts >= max_attempts:
-                    values["status"] = DeliveryStatus.DEAD
-                    values["last_error"] = f"gave up after {delivery.attempts} attempts: {outcome.error}"
-                else:
-                    delay = backoff_seconds(
-                        delivery.attempts,
-                        outcome.retry_after,
-                        base=resources.settings.retry_base_seconds,
-                        cap=resources.settings.retry_cap_seconds,
-                    )
-                    values["next_attempt_at"] = now + timedelta(seconds=delay)
-                    retry_at.append(delay)
-            if values["status"] not in (DeliveryStatus.PENDING, DeliveryStatus.UNMATCHED):
-                values["finished_at"] = now
-            if not await deliveries_repo.finish(session, delivery.id, resources.worker_id, values):
-                continue  # our lease ran out and another worker took this delivery over
-            if outcome.link is not None:
-                await links_repo.save(session, outcome.link)
-            if outcome.call is not None:
-                attempts.append(_attempt(delivery, outcome))
-            _count(delivery, str(values["status"]), outcome)
-            if values["status"] != DeliveryStatus.DELIVERED:
-                log.info(
-                    "delivery_not_delivered",
-                    delivery_id=delivery.id,
-                    lane=delivery.lane,
-                    status=str(values["status"]),
-                    code=outcome.error_code,
-                    attempt=delivery.attempts,
-                )
-        deliveries_repo.add_attempts(session, attempts)
     if retry_at:
         await wakeups.wake_lanes(resources.queue, [batch[0].lane], defer_seconds=min(retry_at))
 
 
-def _attempt(delivery: Delivery, outcome: Outcome) -> DeliveryAttempt:
+def _attempt(delivery: Delivery, outcome: Outcome, now: datetime) -> dict[str, Any]:
     call = outcome.call
     assert call is not None
     assert delivery.id is not None
-    return DeliveryAttempt(
-        delivery_id=delivery.id,
-        number=delivery.attempts,
-        duration_ms=call.duration_ms,
-        target=call.target or delivery.lane,
-        operation=call.operation or delivery.operation,
-        outcome=outcome.attempt_outcome,
-        http_status=call.http_status,
-        error_code=outcome.error_code,
-        response_excerpt=call.excerpt,
-    )
+    return {
+        "delivery_id": delivery.id,
+        "number": delivery.attempts,
+        "started_at": now,
+        "duration_ms": call.duration_ms,
+        "target": call.target or delivery.lane,
+        "operation": call.operation or delivery.operation,
+        "outcome": outcome.attempt_outcome,
+        "http_status": call.http_status,
+        "error_code": outcome.error_code,
+        "response_excerpt": call.excerpt,
+    }
 
 
 def _count(delivery: Delivery, status: str, outcome: Outcome) -> None:

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 from app.clients.salesforce import MAX_BATCH as SALESFORCE_BATCH
 from app.clients.vault import MAX_BATCH as VAULT_BATCH
+from app.domain.lanes import Lane, LaneKind
 from app.services.delivery.automation import handle_automation
 from app.services.delivery.interactions import handle_interactions
 from app.services.delivery.medical import handle_medical_activities
 from app.services.delivery.studies_sites import handle_studies_or_sites
 from app.services.delivery.work import Handler
 
-CTMS_ACTIVITY_LANE = "ctms:crm_activity__v"
-AUTOMATION_LANE = "ctms:automation"  # F8: activities the bridge derives inside the CTMS
+HANDLERS: dict[LaneKind, Handler] = {
+    LaneKind.INTERACTION: handle_interactions,
+    LaneKind.STUDY: handle_studies_or_sites,
+    LaneKind.SITE: handle_studies_or_sites,
+    LaneKind.MEDICAL: handle_medical_activities,
+    LaneKind.AUTOMATION: handle_automation,
+}
 
 
 def handler_for(lane: str) -> Handler:
-    if lane == CTMS_ACTIVITY_LANE:
-        return handle_medical_activities
-    if lane == AUTOMATION_LANE:
-        return handle_automation
-    kind = lane.rsplit(":", 1)[-1]
-    if kind == "interaction":
-        return handle_interactions
-    if kind in ("study", "site"):
-        return handle_studies_or_sites
-    raise LookupError(f"no handler for lane {lane!r}")
+    try:
+        return HANDLERS[Lane.parse(lane).kind]
+    except ValueError:
+        raise LookupError(f"no handler for lane {lane!r}") from None
 
 
 def batch_size(lane: str) -> int:
     # Salesforce takes 200 records per collection call, Vault 500: claim what one call can carry
     # (a Vault CRM connection's lanes then take two Salesforce-sized batches per call at most).
-    return VAULT_BATCH if lane.startswith("ctms:") else SALESFORCE_BATCH
+    return VAULT_BATCH if Lane.parse(lane).kind.writes_to_ctms else SALESFORCE_BATCH

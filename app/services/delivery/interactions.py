@@ -19,6 +19,7 @@ from app.services.delivery.common import (
     link_maker,
     newest_per_record,
     send_all,
+    tombstone,
 )
 from app.services.delivery.matching import accounts_for_persons, match_pair
 from app.services.delivery.outcomes import Outcome
@@ -54,7 +55,15 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
             outcomes[d.id] = Outcome.stale("the CRM already has a newer version of this activity")
         elif d.operation == Operation.DELETE_INTERACTION:
             if link is None:
-                outcomes[d.id] = Outcome.unchanged("this activity never reached the CRM: nothing to mark")
+                outcomes[d.id] = Outcome.unchanged(
+                    "this activity never reached the CRM: nothing to mark",
+                    tombstone(
+                        d,
+                        source_system="ctms",
+                        connection_id=conn.id,
+                        target_object=names.interaction.object,
+                    ),
+                )
             elif link.deleted:
                 outcomes[d.id] = Outcome.unchanged("already marked Deleted")
             else:

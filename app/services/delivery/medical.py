@@ -21,6 +21,7 @@ from app.services.delivery.common import (
     is_stale,
     newest_per_record,
     send_all,
+    tombstone,
 )
 from app.services.delivery.matching import match_pair, persons_for_identifiers
 from app.services.delivery.outcomes import Outcome
@@ -90,7 +91,15 @@ async def _plan_connection(
             outcomes[d.id] = Outcome.stale("the vault already has a newer version of this call")
         elif d.operation == Operation.INACTIVATE_MEDICAL_ACTIVITY:
             if link is None:
-                outcomes[d.id] = Outcome.unchanged("this call never reached the vault: nothing to inactivate")
+                outcomes[d.id] = Outcome.unchanged(
+                    "this call never reached the vault: nothing to inactivate",
+                    tombstone(
+                        d,
+                        source_system="crm",
+                        connection_id=conn.id,
+                        target_object=ctms_names.activity.object,
+                    ),
+                )
             elif link.deleted:
                 outcomes[d.id] = Outcome.unchanged("already inactive")
             else:

@@ -26,6 +26,7 @@ from app.services.delivery.common import (
     link_values,
     newest_per_record,
     send_all,
+    tombstone,
     write_all,
 )
 from app.services.delivery.outcomes import Outcome
@@ -260,7 +261,10 @@ async def handle_studies_or_sites(work: LaneWork, outcomes: dict[int, Outcome]) 
             if link is not None and link.deleted:
                 outcomes[d.id] = Outcome.unchanged("already marked Deleted in Vault Clinical")
             elif link is None and not await exists_in_crm(gateway, deletion):
-                outcomes[d.id] = Outcome.unchanged("the CRM never had this record: nothing to mark")
+                outcomes[d.id] = Outcome.unchanged(
+                    "the CRM never had this record: nothing to mark",
+                    tombstone(d, source_system="ctms", connection_id=conn.id, target_object=deletion.object),
+                )
             else:
                 to_write.append((d.id, deletion))
         else:

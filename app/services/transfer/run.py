@@ -126,7 +126,9 @@ async def _steps(
     # 2. plan now, so deletions caught up this run are released by this run
     while True:
         async with resources.sessionmaker() as session, session.begin():
-            if not (await planning.plan_pending(session)).events:
+            if not (
+                await planning.plan_pending(session, partitions=resources.settings.connection_concurrency)
+            ).events:
                 break
 
     # 3. release what waits for a Transfer run

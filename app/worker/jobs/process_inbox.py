@@ -14,7 +14,9 @@ async def process_inbox(ctx: dict[str, Any]) -> int:
     planned = 0
     while True:
         async with resources.sessionmaker() as session, session.begin():
-            result = await planning.plan_pending(session)
+            result = await planning.plan_pending(
+                session, partitions=resources.settings.connection_concurrency
+            )
         planned += result.events
         metrics.EVENTS_PROCESSED.labels("planned").inc(result.events)
         if result.lanes:

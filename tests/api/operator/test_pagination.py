@@ -60,7 +60,7 @@ async def test_connections_page_by_name_and_api_keys_by_creation(api: Api) -> No
 
 async def test_audit_log_pages(api: Api) -> None:
     for i in range(4):
-        await api.put("/api/v1/settings", {"max_attempts": i + 2})
+        await api.put("/api/v1/settings", {"retry_horizon_seconds": 3600 + i})
     pages = await walk(api, "/api/v1/audit-log", 3, action="settings.update")
     assert [len(p) for p in pages] == [3, 1]
     assert len({i for p in pages for i in p}) == 4

@@ -106,7 +106,7 @@ async def test_no_secret_reaches_answers_logs_or_the_audit_log(
         ("POST", "/api/v1/connections/{connection_id}/webhook-secrets"): {},
         ("POST", "/api/v1/deliveries/{delivery_id}/discard"): {"reason": "leak check"},
         ("POST", "/api/v1/deliveries/replay"): {"dry_run": False},
-        ("PUT", "/api/v1/settings"): {"max_attempts": 7},
+        ("PUT", "/api/v1/settings"): {"retry_horizon_seconds": 7200},
         ("POST", "/api/v1/connections"): {
             "name": "x",
             "platform": "salesforce",

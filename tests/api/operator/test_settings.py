@@ -12,15 +12,18 @@ async def test_settings_start_at_the_defaults_and_change_field_by_field(api: Api
     shown = (await api.get("/api/v1/settings", role="viewer")).json()
     assert shown["ctms_person_field"] == "external_id__v"
     assert shown["crm_account_field"] == "External_ID_vod__c"
-    assert (shown["automate_monitoring_events"], shown["max_attempts"]) == (False, 10)
-    changed = await api.put("/api/v1/settings", {"automate_monitoring_events": True, "max_attempts": 4})
+    assert (shown["automate_monitoring_events"], shown["retry_horizon_seconds"]) == (False, 259200)
+    changed = await api.put("/api/v1/settings", {"automate_monitoring_events": True, "retry_horizon_seconds": 3600})
     assert changed.status_code == 200, changed.text
     after = (await api.get("/api/v1/settings", role="viewer")).json()
-    assert (after["automate_monitoring_events"], after["max_attempts"]) == (True, 4)
+    assert (after["automate_monitoring_events"], after["retry_horizon_seconds"]) == (True, 3600)
     assert after["unmatched_max_age_seconds"] == shown["unmatched_max_age_seconds"]
     [entry] = (await api.get("/api/v1/audit-log", params={"action": "settings.update"})).json()["items"]
-    assert (entry["before"]["max_attempts"], entry["after"]["max_attempts"]) == (10, 4)
-    await api.put("/api/v1/settings", {"max_attempts": 4})  # no change: nothing audited
+    assert (entry["before"]["retry_horizon_seconds"], entry["after"]["retry_horizon_seconds"]) == (
+        259200,
+        3600,
+    )
+    await api.put("/api/v1/settings", {"retry_horizon_seconds": 3600})  # no change: nothing audited
     assert (
         len((await api.get("/api/v1/audit-log", params={"action": "settings.update"})).json()["items"]) == 1
     )
@@ -31,7 +34,7 @@ async def test_bad_values_are_refused(api: Api) -> None:
         await api.put("/api/v1/settings", {"crm_account_field": "External ID"}), 422, "INVALID_ACCOUNT_MATCH"
     )
     assert ["settings", "crm_account_field"] in [e["loc"] for e in body["errors"]]
-    problem(await api.put("/api/v1/settings", {"max_attempts": 0}), 422, "VALIDATION_FAILED")
+    problem(await api.put("/api/v1/settings", {"retry_horizon_seconds": 0}), 422, "VALIDATION_FAILED")
     problem(await api.put("/api/v1/settings", {"retries": 3}), 422, "VALIDATION_FAILED")
     assert (await api.get("/api/v1/settings")).json()["crm_account_field"] == "External_ID_vod__c"
 
@@ -43,7 +46,7 @@ async def test_a_new_global_identifier_forgets_matches_of_connections_that_use_i
     own_pair = {"ctms_person_field": "npi__c", "crm_account_field": "NPI_vod__c"}
     has_own = (await api.post("/api/v1/connections", connection_body(account_match=own_pair))).json()["id"]
     await add_matches(clean_db, uses_global, has_own)
-    await api.put("/api/v1/settings", {"max_attempts": 3})
+    await api.put("/api/v1/settings", {"retry_horizon_seconds": 7200})
     assert await matches_of(clean_db, uses_global) == 1  # the identifier did not change
     await api.put("/api/v1/settings", {"crm_account_field": "Customer_ID__c"})
     assert (await matches_of(clean_db, uses_global), await matches_of(clean_db, has_own)) == (0, 1)

@@ -17,7 +17,9 @@ class SettingsOut(BaseModel):
     crm_account_field: str = Field(examples=["External_ID_vod__c"], description="Account field holding it")
     automate_monitoring_events: bool = Field(description="F8: Monitoring Events create Clinical Activities")
     automate_communication_log_items: bool = Field(description="F8: Communication Log Items do too")
-    max_attempts: int = Field(description="attempts before a delivery is dead-lettered")
+    retry_horizon_seconds: int = Field(
+        description="how long transient failures are retried before a delivery is dead-lettered"
+    )
     unmatched_max_age_seconds: int = Field(description="how long an unmatched person is retried")
     updated_at: datetime
 
@@ -28,14 +30,16 @@ class SettingsUpdate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"max_attempts": 8, "automate_monitoring_events": True}]},
+        json_schema_extra={
+            "examples": [{"retry_horizon_seconds": 86400, "automate_monitoring_events": True}]
+        },
     )
 
     ctms_person_field: str | None = None
     crm_account_field: str | None = None
     automate_monitoring_events: bool | None = None
     automate_communication_log_items: bool | None = None
-    max_attempts: int | None = Field(None, ge=1, le=100)
+    retry_horizon_seconds: int | None = Field(None, ge=60, le=30 * 24 * 3600)
     unmatched_max_age_seconds: int | None = Field(None, ge=60, le=90 * 24 * 3600)
 
 
