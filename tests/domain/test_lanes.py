@@ -35,11 +35,11 @@ def test_lanes_stored_before_partitions_still_drain_as_partition_0(legacy: str, 
 
 
 def test_unknown_kinds_and_misplaced_connections_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nonsense"):
         Lane.parse("conn_a:nonsense:0")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs a connection"):
         Lane(LaneKind.INTERACTION, None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has no connection"):
         Lane(LaneKind.MEDICAL, "conn_a")
 
 

@@ -257,7 +257,7 @@ async def test_a_deletion_wins_over_an_older_upsert_still_waiting_for_its_accoun
                 lambda rows: len(rows) == 1 and rows[0]["status"] == "unmatched",
             )
             world.vault.user_delete("crm_activity__v", created["id"])
-            [deletion] = await eventually(
+            await eventually(
                 lambda: delivery_rows(clean_db, "operation = 'delete_interaction'"),
                 lambda rows: len(rows) == 1 and rows[0]["status"] == "unchanged",
             )

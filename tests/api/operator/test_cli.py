@@ -107,7 +107,10 @@ async def test_keys_and_roles_from_the_command_line(server: str) -> None:
     refused = bridge(server, "settings", "set", "--max-attempts", "3", key=viewer_key)
     assert refused.exit_code == 1
     assert "403 ROLE_INSUFFICIENT" in refused.stderr
-    assert as_json(bridge(server, "settings", "set", "--retry-horizon-seconds", "3600"))["retry_horizon_seconds"] == 3600
+    assert (
+        as_json(bridge(server, "settings", "set", "--retry-horizon-seconds", "3600"))["retry_horizon_seconds"]
+        == 3600
+    )
     no_key = bridge(server, "settings", "show", key=None)
     assert no_key.exit_code == 2
     assert "no API key" in no_key.stderr

@@ -13,7 +13,9 @@ async def test_settings_start_at_the_defaults_and_change_field_by_field(api: Api
     assert shown["ctms_person_field"] == "external_id__v"
     assert shown["crm_account_field"] == "External_ID_vod__c"
     assert (shown["automate_monitoring_events"], shown["retry_horizon_seconds"]) == (False, 259200)
-    changed = await api.put("/api/v1/settings", {"automate_monitoring_events": True, "retry_horizon_seconds": 3600})
+    changed = await api.put(
+        "/api/v1/settings", {"automate_monitoring_events": True, "retry_horizon_seconds": 3600}
+    )
     assert changed.status_code == 200, changed.text
     after = (await api.get("/api/v1/settings", role="viewer")).json()
     assert (after["automate_monitoring_events"], after["retry_horizon_seconds"]) == (True, 3600)
