@@ -28,6 +28,7 @@ from app.repositories import transfer_runs
 from app.services import planning, wakeups
 from app.services.delivery.matching import match_pair
 from app.services.names import crm_names_for
+from app.services.single_planner import planning_turn
 from app.services.transfer.catchup import Caught, catch_up_crm, catch_up_ctms, ctms_objects
 
 log = get_logger(__name__)
@@ -125,7 +126,7 @@ async def _steps(
 
     # 2. plan now, so deletions caught up this run are released by this run
     while True:
-        async with resources.sessionmaker() as session, session.begin():
+        async with planning_turn(resources.engine), resources.sessionmaker() as session, session.begin():
             if not (await planning.plan_pending(session)).events:
                 break
 
