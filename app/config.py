@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(1.0, gt=0, description="first retry delay; doubles each attempt")
     retry_cap_seconds: float = Field(900.0, gt=0, description="longest delay between two attempts")
     worker_max_jobs: int = Field(20, ge=1)
+    retention_days: float = Field(30.0, gt=0, description="finished work older than this is pruned")
     webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
 
     @field_validator("redis_url")
