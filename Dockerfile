@@ -4,6 +4,7 @@ WORKDIR /src
 RUN python -m venv /opt/bridge
 COPY pyproject.toml constraints.txt README.md ./
 COPY app ./app
+COPY alembic ./alembic
 RUN /opt/bridge/bin/pip install --no-cache-dir -c constraints.txt .
 
 FROM python:3.11-slim

@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     vault_api_version: str = "v25.2"
 
     ctms_webhook_secrets: SecretStr = Field(SecretStr(""), description="space-separated whsec_ secrets")
-    secret_key: SecretStr = Field(SecretStr(""), description="encrypts stored connection secrets")
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="encrypts stored connection secrets; several, space-separated, newest first",
+    )
     admin_api_key: SecretStr | None = None
     transfer_interval_seconds: int = Field(300, ge=10)
 
@@ -47,6 +50,7 @@ class Settings(BaseSettings):
     connection_concurrency: int = Field(
         4, ge=1, le=64, description="calls in flight per connection and target object (lane partitions)"
     )
+    retention_days: float = Field(30.0, gt=0, description="finished work older than this is pruned")
     webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
 
     @field_validator("redis_url")
@@ -64,10 +68,14 @@ class Settings(BaseSettings):
 
     @cached_property
     def encryption_key(self) -> str:
-        """The key for stored secrets. Embedded runs keep a generated one beside the database file."""
-        value = self.secret_key.get_secret_value()
-        if value and value.lower() not in PLACEHOLDER_SECRETS:
-            return value
+        """The keys for stored secrets (space-separated, newest first). Embedded runs keep a generated one
+        beside the database file."""
+        keys = self.secret_key.get_secret_value().split()
+        weak = [i for i, k in enumerate(keys, 1) if k.lower() in PLACEHOLDER_SECRETS]
+        if weak:
+            raise ConfigError(f"BRIDGE_SECRET_KEY: key(s) {weak} are placeholders, not secrets")
+        if keys:
+            return " ".join(keys)
         if not self.embedded:
             raise ConfigError(
                 "BRIDGE_SECRET_KEY must be set to a real secret when using an external database"

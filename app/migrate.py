@@ -11,7 +11,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+def _migrations_dir() -> Path:
+    """The Alembic scripts: inside the package when installed from a wheel (pyproject force-includes
+    them as ``app/_alembic``), else the source tree's top-level ``alembic/`` (checkout, editable)."""
+    packaged = Path(__file__).parent / "_alembic"
+    return packaged if (packaged / "env.py").is_file() else Path(__file__).parent.parent / "alembic"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def alembic_config(database_url: str) -> Config:

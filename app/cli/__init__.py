@@ -53,9 +53,35 @@ def migrate() -> None:
     typer.echo(f"database at revision {head_revision()}")
 
 
+@cli.command()
+def prune(
+    days: float = typer.Option(None, help="age limit in days (default BRIDGE_RETENTION_DAYS, 30)"),
+) -> None:
+    """Delete finished deliveries, their attempts and handled events older than the retention age, in
+    batches (the worker also does this hourly). Links, account matches and the audit log are kept."""
+    import asyncio
+    from datetime import timedelta
+
+    from app.db import create_engine, create_sessionmaker
+    from app.services.retention import prune as prune_old
+
+    settings = Settings()
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            age = timedelta(days=days if days is not None else settings.retention_days)
+            return await prune_old(create_sessionmaker(engine), age)
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(run())
+    typer.echo("pruned " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
 def _register_subcommands() -> None:
     """Command groups live in their own modules (app/cli/*.py) and are added here."""
-    from app.cli import api_keys, connections, deliveries, demo, events, global_settings, transfer
+    from app.cli import api_keys, connections, deliveries, demo, events, global_settings, secrets, transfer
 
     cli.add_typer(connections.app, name="connections")
     cli.add_typer(deliveries.app, name="deliveries")
@@ -63,6 +89,7 @@ def _register_subcommands() -> None:
     cli.add_typer(api_keys.app, name="api-keys")
     cli.add_typer(global_settings.app, name="settings")
     cli.add_typer(transfer.app, name="transfer")
+    cli.add_typer(secrets.app, name="secrets")
     cli.command("demo")(demo.demo)
     cli.command("simulators")(demo.simulators)
 

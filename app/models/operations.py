@@ -28,6 +28,9 @@ class TransferRun(SQLModel, table=True):
     trigger: str = Field(max_length=16, description="schedule or manual")
     status: str = Field(default="running", max_length=16)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="renewed while the run's holder is alive"
+    )
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonType, nullable=False))
     errors: list[Any] = Field(default_factory=list, sa_column=Column(JsonType, nullable=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -31,12 +32,18 @@ async def add(session: AsyncSession, connection: Connection) -> Connection:
 
 
 async def global_settings(session: AsyncSession) -> GlobalSettings:
-    """The settings row, created with defaults the first time it is asked for."""
+    """The settings row. A migration seeds it; should it be missing (a truncated table), it is created
+    with defaults by an insert that concurrent first callers cannot collide on: whoever comes second waits
+    for the first one's row and reads it, instead of failing on the primary key."""
     row = await session.get(GlobalSettings, 1)
-    if row is None:
-        row = GlobalSettings(id=1)
-        session.add(row)
-        await session.flush()
+    if row is not None:
+        return row
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    defaults = GlobalSettings(id=1).model_dump()
+    await session.execute(insert(GlobalSettings).values(**defaults).on_conflict_do_nothing())
+    row = await session.get(GlobalSettings, 1)
+    assert row is not None, "inserted above, or by a concurrent caller whose commit we waited for"
     return row
 
 

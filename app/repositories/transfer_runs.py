@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -13,11 +13,13 @@ from sqlmodel import col, select
 from app.models import TransferRun, Watermark
 
 
-async def abandon_stale(session: AsyncSession, now: datetime, older_than: timedelta) -> None:
-    """A run still 'running' long after it should have ended died with its worker: close it as failed."""
+async def abandon_stale(session: AsyncSession, now: datetime, silent_for: timedelta) -> None:
+    """A 'running' run whose holder stopped renewing its heartbeat died with it: close it as failed.
+    Age alone says nothing: a long run that is alive keeps beating and is never abandoned."""
+    last_sign = func.coalesce(col(TransferRun.heartbeat_at), col(TransferRun.started_at))
     await session.execute(
         update(TransferRun)
-        .where(col(TransferRun.status) == "running", col(TransferRun.started_at) < now - older_than)
+        .where(col(TransferRun.status) == "running", last_sign < now - silent_for)
         .values(
             status="failed",
             finished_at=now,
@@ -29,6 +31,7 @@ async def abandon_stale(session: AsyncSession, now: datetime, older_than: timede
 async def begin(session: AsyncSession, run: TransferRun) -> bool:
     """Mark a run as the running one; False when another run already is (the unique index says so)."""
     run.status = "running"
+    run.heartbeat_at = run.started_at
     try:
         async with session.begin_nested():
             session.add(run)
@@ -36,6 +39,16 @@ async def begin(session: AsyncSession, run: TransferRun) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def beat(session: AsyncSession, run_id: int, now: datetime) -> bool:
+    """The holder is alive. False when the run is no longer running (someone abandoned it)."""
+    result = await session.execute(
+        update(TransferRun)
+        .where(col(TransferRun.id) == run_id, col(TransferRun.status) == "running")
+        .values(heartbeat_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def get(session: AsyncSession, run_id: int) -> TransferRun | None:

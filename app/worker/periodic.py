@@ -25,6 +25,7 @@ class Periodic:
 PERIODIC: list[Periodic] = [
     Periodic("sweep", lambda s: s.sweeper_interval_seconds),
     Periodic("transfer_run", lambda s: float(s.transfer_interval_seconds)),
+    Periodic("prune", lambda s: 3600.0),  # retention: hourly, in bounded batches
 ]
 
 HEARTBEAT_SECONDS = 15.0

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -28,10 +29,20 @@ from app.repositories import transfer_runs
 from app.services import planning, wakeups
 from app.services.delivery.matching import match_pair
 from app.services.names import crm_names_for
+from app.services.single_planner import planning_turn
 from app.services.transfer.catchup import Caught, catch_up_crm, catch_up_ctms, ctms_objects
 
 log = get_logger(__name__)
+T = TypeVar("T")
 WAIT_SECONDS = 120.0  # how long a run waits for its deliveries before it reports what is still open
+HEARTBEAT_SECONDS = 10.0  # a running run renews its heartbeat this often
+SILENCE_LIMIT = timedelta(seconds=60)  # no heartbeat for this long: the run's holder is gone
+
+
+class TransferRunLost(Exception):
+    """This run's heartbeat could not be renewed for SILENCE_LIMIT, or another process abandoned it."""
+
+
 OVERLAP = timedelta(seconds=5)  # re-read a little before the watermark: clocks and commits are not exact
 
 
@@ -41,9 +52,7 @@ async def run_transfer(
     """Run once, unless another run is in progress (then the asked-for run is marked skipped)."""
     now = utcnow()
     async with resources.sessionmaker() as session, session.begin():
-        await transfer_runs.abandon_stale(
-            session, now, timedelta(seconds=max(1800, 4 * resources.settings.transfer_interval_seconds))
-        )
+        await transfer_runs.abandon_stale(session, now, SILENCE_LIMIT)
         run = await transfer_runs.get(session, run_id) if run_id else None
         run = run or TransferRun(trigger=trigger, started_at=now)
         run.started_at = now
@@ -62,7 +71,16 @@ async def run_transfer(
     assert run.id is not None
     log.info("transfer_started", run_id=run.id, trigger=run.trigger)
     try:
-        counts, errors, watermarks = await _steps(resources, run.started_at)
+        counts, errors, watermarks = await run_kept_alive(
+            resources, run.id, _steps(resources, run.started_at)
+        )
+    except TransferRunLost:
+        log.warning("transfer_lost", run_id=run.id)  # its row is closed already: nothing to record
+        return None
+    except asyncio.CancelledError:
+        # shutdown or job timeout: close the run now rather than leave it to look alive for a minute
+        await asyncio.shield(_close_cancelled(resources, run.id))
+        raise
     except Exception as exc:
         log.exception("transfer_failed", run_id=run.id)
         async with resources.sessionmaker() as session, session.begin():
@@ -84,6 +102,51 @@ async def run_transfer(
         finished = await transfer_runs.get(session, run.id)
     log.info("transfer_finished", run_id=run.id, errors=len(errors))
     return finished
+
+
+async def run_kept_alive(resources: Resources, run_id: int, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` while renewing the run's heartbeat; stop it when the run is lost."""
+    steps = asyncio.ensure_future(work)
+    keeper = asyncio.ensure_future(_keep_beating(resources, run_id))
+    try:
+        await asyncio.wait({steps, keeper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also on our own cancellation: neither task outlives the run
+        keeper.cancel()
+        steps.cancel()  # a no-op once the steps are done
+        await asyncio.gather(keeper, steps, return_exceptions=True)
+    if steps.cancelled():  # the keeper returned first: the run is lost
+        raise TransferRunLost(run_id)
+    return steps.result()
+
+
+async def _keep_beating(resources: Resources, run_id: int) -> None:
+    """Returns only when the run is lost: taken over, or unrenewable for SILENCE_LIMIT."""
+    loop = asyncio.get_running_loop()
+    renewed = loop.time()
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        try:
+            async with resources.sessionmaker() as session, session.begin():
+                alive = await transfer_runs.beat(session, run_id, utcnow())
+        except Exception:
+            log.warning("transfer_heartbeat_failed", run_id=run_id)
+            alive = loop.time() - renewed < SILENCE_LIMIT.total_seconds()
+        else:
+            renewed = loop.time()
+        if not alive:
+            return
+
+
+async def _close_cancelled(resources: Resources, run_id: int) -> None:
+    async with resources.sessionmaker() as session, session.begin():
+        await transfer_runs.finish(
+            session,
+            run_id,
+            "failed",
+            utcnow(),
+            {},
+            [{"code": "CANCELLED", "message": "the run was stopped (shutdown or job timeout)"}],
+        )
 
 
 async def _steps(
@@ -125,7 +188,7 @@ async def _steps(
 
     # 2. plan now, so deletions caught up this run are released by this run
     while True:
-        async with resources.sessionmaker() as session, session.begin():
+        async with planning_turn(resources.engine), resources.sessionmaker() as session, session.begin():
             if not (
                 await planning.plan_pending(session, partitions=resources.settings.connection_concurrency)
             ).events:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.worker.jobs.deliver_lane import deliver_lane
 from app.worker.jobs.process_inbox import process_inbox
+from app.worker.jobs.prune import prune
 from app.worker.jobs.sweep import sweep
 from app.worker.jobs.transfer import transfer_run
 from app.worker.queue import JobFunction
@@ -13,4 +14,5 @@ JOBS: dict[str, JobFunction] = {
     "deliver_lane": deliver_lane,
     "sweep": sweep,
     "transfer_run": transfer_run,
+    "prune": prune,
 }

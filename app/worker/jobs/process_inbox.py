@@ -7,13 +7,14 @@ from typing import Any
 from app import metrics
 from app.context import resources_from
 from app.services import planning, wakeups
+from app.services.single_planner import planning_turn
 
 
 async def process_inbox(ctx: dict[str, Any]) -> int:
     resources = resources_from(ctx)
     planned = 0
     while True:
-        async with resources.sessionmaker() as session, session.begin():
+        async with planning_turn(resources.engine), resources.sessionmaker() as session, session.begin():
             result = await planning.plan_pending(
                 session, partitions=resources.settings.connection_concurrency
             )

@@ -13,6 +13,11 @@ from app.db import create_engine
 from app.models.base import metadata
 
 config = context.config
+if not config.get_main_option("sqlalchemy.url"):
+    # The `alembic` command with alembic.ini: the bridge's own setting names the database.
+    from app.config import Settings
+
+    config.set_main_option("sqlalchemy.url", Settings().database_url.replace("%", "%%"))
 
 
 def _configure(connection: SyncConnection | None = None, **kwargs: Any) -> None:

@@ -1,7 +1,7 @@
 """retry horizon by time, throttle gates per target org
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02 08:40:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import app.models.base
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
