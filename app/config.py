@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = Field(900.0, gt=0, description="longest delay between two attempts")
     worker_max_jobs: int = Field(20, ge=1)
     webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
+    worker_metrics_host: str = Field("127.0.0.1", description="where a worker serves /metrics and /readyz")
+    worker_metrics_port: int = Field(9464, ge=0, le=65535, description="0 turns the worker's port off")
+    worker_reconnect_cap_seconds: float = Field(5.0, gt=0, description="longest wait between reconnects")
 
     @field_validator("redis_url")
     @classmethod
