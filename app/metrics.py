@@ -40,5 +40,7 @@ WORKER_DEPENDENCY_UP = Gauge(
     ["dependency"],
 )
 WORKER_RECONNECTS = Counter(
-    "bridge_worker_reconnects_total", "Times this worker got a dependency back after losing it", ["dependency"]
+    "bridge_worker_reconnects_total",
+    "Times this worker got a dependency back after losing it",
+    ["dependency"],
 )
