@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     retention_days: float = Field(30.0, gt=0, description="finished work older than this is pruned")
     webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
+    worker_metrics_host: str = Field("127.0.0.1", description="where a worker serves /metrics and /readyz")
+    worker_metrics_port: int = Field(9464, ge=0, le=65535, description="0 turns the worker's port off")
+    worker_reconnect_cap_seconds: float = Field(5.0, gt=0, description="longest wait between reconnects")
 
     @field_validator("redis_url")
     @classmethod

@@ -34,3 +34,13 @@ QUEUE_LAG = Histogram(
 EVENTS_PROCESSED = Counter("bridge_events_processed_total", "Inbox events planned, by outcome", ["outcome"])
 SWEEPER_REQUEUED = Counter("bridge_sweeper_requeued_total", "Stored events re-enqueued by the sweeper")
 OPEN_DELIVERIES = Gauge("bridge_open_deliveries", "Deliveries not yet finished, by status", ["status"])
+WORKER_DEPENDENCY_UP = Gauge(
+    "bridge_worker_dependency_up",
+    "1 while this worker reaches the dependency, 0 while it waits for it",
+    ["dependency"],
+)
+WORKER_RECONNECTS = Counter(
+    "bridge_worker_reconnects_total",
+    "Times this worker got a dependency back after losing it",
+    ["dependency"],
+)

@@ -2,47 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from tests.conftest import TEST_CTMS_SECRET, make_settings, running_app
 from tests.factories import ctms_event, signed
-from tests.processes import eventually, running_worker, worker_env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def redis_server(port: int) -> Iterator[None]:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is required for this test (it is installed with Redis)"
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(10)
+from tests.processes import PrivateRedis, eventually, running_worker, worker_env
 
 
 async def _count(engine: AsyncEngine, status: str) -> int:
@@ -57,8 +23,8 @@ async def _count(engine: AsyncEngine, status: str) -> int:
 async def test_events_accepted_while_redis_is_down_are_processed_once_it_is_back(
     clean_db: AsyncEngine, pg_url: str
 ) -> None:
-    port = _free_port()
-    redis_url = f"redis://127.0.0.1:{port}/0"
+    redis = PrivateRedis()  # not started yet: Redis is down while the events arrive
+    redis_url = redis.url
     async with running_app(create_app(make_settings(pg_url, redis_url=redis_url))) as client:
         for i in range(25):
             body, headers = signed(
@@ -69,7 +35,7 @@ async def test_events_accepted_while_redis_is_down_are_processed_once_it_is_back
         assert (await client.get("/readyz")).status_code == 503  # and readiness says why
     assert await _count(clean_db, "received") == 25
 
-    with redis_server(port):
+    with redis:
         async with running_worker(clean_db, worker_env(pg_url, redis_url)):
             # nothing re-sends these events: only the sweeper can find them
             await eventually(lambda: _count(clean_db, "ignored"), lambda n: n == 25, timeout=30)
