@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = Field(900.0, gt=0, description="longest delay between two attempts")
     worker_max_jobs: int = Field(20, ge=1)
     webhook_max_body_bytes: int = Field(256 * 1024, ge=1024)
+    body_read_timeout_seconds: float = Field(
+        10.0, gt=0, description="a request whose body has not fully arrived by then is answered 408"
+    )
 
     @field_validator("redis_url")
     @classmethod
