@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.simulators.common.faults import FaultSettings
+from app.simulators.vault.state import HumanUser, VaultState
 from tests.e2e.conftest import deployment
-from tests.e2e.harness import account, interactions, person, simulated_world, study
+from tests.e2e.harness import account, activity, interactions, person, simulated_world, study
 from tests.processes import eventually
 
 # Distinctive on purpose: no log line can contain them by chance.
@@ -26,8 +27,8 @@ EVENTS = 40
 SQL_PARAMETERS = re.compile(r"\[parameters: (?!hidden\])")  # SQLAlchemy's text of the bound values
 
 
-def _add_creator(vault: Any) -> int:
-    """A vault user with distinctive name and email: the "From" of every activity they log."""
+def _add_creator(vault: VaultState) -> None:
+    """A vault user with distinctive name and email, made the acting human: the "From" of every activity."""
     user_id = 900001
     vault.table("user__sys")[str(user_id)] = {
         "id": user_id,
@@ -40,7 +41,13 @@ def _add_creator(vault: Any) -> int:
         "created_by__v": 1,
         "modified_by__v": 1,
     }
-    return user_id
+    human = HumanUser(
+        username="qb@sim.example.com",
+        first_name=CREATOR["first"],
+        last_name=CREATOR["last"],
+        email=CREATOR["email"],
+    )
+    vault.config.human_users.insert(0, human)
 
 
 async def _drop_connections(pg_url: str, stop: asyncio.Event) -> int:
@@ -72,26 +79,14 @@ async def test_no_personal_data_in_any_log_line_when_the_database_drops_mid_deli
         org.state.configure_faults(FaultSettings(latency_ms=40))
         async with deployment(world, clean_db, pg_url, redis_url, log_dir=tmp_path):
             vault = world.vault
-            creator = _add_creator(vault)
+            _add_creator(vault)
             person_id = person(vault, "HCP-777001", **PERSON)
             account(org, "HCP-777001")
             study_id = study(vault, "VVT485-777")
             stop = asyncio.Event()
             killer = asyncio.create_task(_drop_connections(pg_url, stop))
             for n in range(EVENTS):
-                vault.user_create(
-                    "crm_activity__v",
-                    {
-                        "object_type__v": "clinical_activity__v",
-                        "person__v": person_id,
-                        "study__v": study_id,
-                        "activity_date__v": "2026-11-19",
-                        "channel__v": "video__v",
-                        "complete__v": True,
-                        "subject__v": f"{SUBJECT} {n}",
-                    },
-                    as_user=creator,
-                )
+                activity(vault, person_id, study_id, subject__v=f"{SUBJECT} {n}")
                 await asyncio.sleep(0.01)
             await asyncio.sleep(2)
             stop.set()
