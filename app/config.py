@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     worker_metrics_host: str = Field("127.0.0.1", description="where a worker serves /metrics and /readyz")
     worker_metrics_port: int = Field(9464, ge=0, le=65535, description="0 turns the worker's port off")
     worker_reconnect_cap_seconds: float = Field(5.0, gt=0, description="longest wait between reconnects")
+    body_read_timeout_seconds: float = Field(
+        10.0, gt=0, description="a request whose body has not fully arrived by then is answered 408"
+    )
 
     @field_validator("redis_url")
     @classmethod

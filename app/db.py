@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("hide_parameters", True)  # SQL errors never carry record content into logs
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from collections.abc import MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -16,6 +18,8 @@ _REDACTED_KEYS = re.compile(
     r"last_?name|full_?name|^name$|subject|from__v|from_vod)",
     re.IGNORECASE,
 )
+# SQLAlchemy appends the bound values to its error text; they carry record content (names, emails).
+_SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _WHSEC = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 REDACTED = "[redacted]"
@@ -29,6 +33,42 @@ def _scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
+
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def _safe_text(text: str) -> str:
+    return _scrub(_SQL_PARAMETERS.sub("[parameters: hidden]", text))  # type: ignore[no-any-return]
+
+
+def format_exception(exc_info: ExcInfo) -> str:
+    """A traceback without SQL parameters or emails: the exception texts are scrubbed line by line."""
+    return _safe_text("".join(traceback.format_exception(*exc_info)))
+
+
+def safe_exc_info(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info:
+        if isinstance(exc_info, BaseException):
+            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+        elif not isinstance(exc_info, tuple):
+            exc_info = sys.exc_info()
+        if exc_info[0] is not None:
+            event_dict["exception"] = format_exception(exc_info)
+    return event_dict
+
+
+class SafeFormatter(logging.Formatter):
+    """For the standard library's records (arq, uvicorn, SQLAlchemy): the same scrubbing as ours."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - the standard library's name
+        return format_exception(ei)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _safe_text(super().format(record))
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -49,7 +89,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
+            safe_exc_info,
             redact,
             renderer,
         ],
@@ -58,7 +98,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     # Third-party libraries log through the standard library: keep them quiet and on the same stream.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("arq").setLevel(logging.WARNING)
 
 

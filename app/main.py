@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from app import metrics  # noqa: F401 - registers the bridge's metrics for /metrics
 from app.api import health
 from app.api import operator as operator_api
+from app.api.middleware import BodyReadTimeoutMiddleware, NulGuardMiddleware
+from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.webhooks import crm as crm_webhooks
 from app.api.webhooks import ctms as ctms_webhooks
@@ -79,6 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_openapi(app)
+    app.add_middleware(NulGuardMiddleware)
+    # added last, so outermost: the NUL guard's own body read is under the deadline too
+    app.add_middleware(BodyReadTimeoutMiddleware, timeout_seconds=settings.body_read_timeout_seconds)
     app.include_router(health.router)
     app.include_router(ctms_webhooks.router)
     app.include_router(crm_webhooks.router)

@@ -40,16 +40,18 @@ class Problem(Exception):
     ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
-        self.title = title or _TITLES.get(status, "Error")
+        self.title = title or TITLES.get(status, "Error")
         self.headers = headers or {}
         self.extra = extra or {}
 
 
-_TITLES = {
+TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",
@@ -74,7 +76,7 @@ def problem_response(problem: Problem) -> JSONResponse:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the error answers a route can give."""
-    return {s: {"model": ProblemDetail, "description": _TITLES.get(s, "Error")} for s in statuses}
+    return {s: {"model": ProblemDetail, "description": TITLES.get(s, "Error")} for s in statuses}
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -99,7 +101,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
+        code = {400: "BODY_NOT_PARSABLE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+            exc.status_code, f"HTTP_{exc.status_code}"
+        )
         return problem_response(
             Problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
         )

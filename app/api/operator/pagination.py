@@ -65,6 +65,8 @@ class PageParams:
                     raise _bad_cursor() from None
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise _bad_cursor()
+            if isinstance(value, str) and "\x00" in value:  # never issued; PostgreSQL cannot compare it
+                raise _bad_cursor()
             decoded.append(value)
         return decoded
 

@@ -12,8 +12,14 @@ from app.services.connection_settings import SalesforceCrm, VaultCrm
 _VAULT_KEYS = frozenset({"vault_url", "username", "password", "vault_id"})
 
 
-def _crm_kind(value: Any) -> str:
-    keys = set(value) if isinstance(value, dict) else set(type(value).model_fields)
+def _crm_kind(value: Any) -> str | None:
+    """Which settings ``crm`` holds; None (a 422) when it is not an object at all."""
+    if isinstance(value, dict):
+        keys = set(value)
+    elif isinstance(value, BaseModel):
+        keys = set(type(value).model_fields)
+    else:
+        return None
     return "vault" if keys & _VAULT_KEYS else "salesforce"
 
 

@@ -1,0 +1,20 @@
+"""Issue 13 point 4 (part): the OpenAPI names the media type errors are sent with, and the edge's statuses."""
+
+from __future__ import annotations
+
+from app.main import create_app
+from tests.conftest import make_settings
+
+
+def test_every_error_answer_is_problem_json_and_body_operations_document_400_408_422() -> None:
+    spec = create_app(make_settings("sqlite+aiosqlite://")).openapi()
+    assert "Problem" in spec["components"]["schemas"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+            if "requestBody" in operation:
+                assert {"400", "408", "422"} <= set(operation["responses"]), (method, path)
+            if path.startswith("/api/v1"):
+                assert {"401", "403", "422", "503"} <= set(operation["responses"]), (method, path)
