@@ -304,3 +304,29 @@ async def test_metrics_count_outcomes(client: httpx.AsyncClient) -> None:
     assert 'bridge_webhook_events_total{outcome="duplicate",reason="",source="ctms"}' in text_
     assert 'bridge_webhook_events_total{outcome="rejected",reason="SIGNATURE_INVALID",source="ctms"}' in text_
     assert "bridge_webhook_ingest_seconds_bucket" in text_
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"type": "ctms.record.updated", "timestamp": "2026-11-20T10:15:00Z", '
+        b'"data": {"object": "study__v", "id": "V1", "record": {"id": "V1", "name__v": "a\\u0000b"}}}',
+        b'{"type": "ctms.record.updated", "timestamp": "2026-11-20T10:15:00Z", '
+        b'"data": {"object": "study__v", "id": "V1", "record": {"id": "V1", "name__v": "a\\ud800b"}}}',
+        b'{"type": "ctms.record.updated", "timestamp": "2026-11-20T10:15:00Z", "data": "a\x00b"}',
+    ],
+    ids=["escaped-nul", "lone-surrogate", "raw-nul"],
+)
+async def test_bodies_postgresql_cannot_store_get_422_not_503(
+    client: httpx.AsyncClient, clean_db: AsyncEngine, body: bytes
+) -> None:
+    signed_body, headers = signed(TEST_CTMS_SECRET, body)
+    response = await client.post("/webhooks/ctms", content=signed_body, headers=headers)
+    problem(response, 422, "BODY_UNSTORABLE")
+    assert await rows(clean_db) == []
+
+
+async def test_nul_in_the_connection_id_is_not_found_not_503(client: httpx.AsyncClient) -> None:
+    body, headers = signed(generate_secret(), crm_call_event())
+    response = await client.post("/webhooks/crm/a%00b", content=body, headers=headers)
+    problem(response, 404, "CONNECTION_NOT_FOUND")

@@ -18,6 +18,10 @@ log = get_logger(__name__)
 
 
 async def _connection_secrets(resources: ResourcesDep, connection_id: str) -> list[str]:
+    if "\x00" in connection_id:  # no connection id holds U+0000, and PostgreSQL refuses it in a query
+        raise receive.reject(
+            SOURCE, Problem(404, "CONNECTION_NOT_FOUND", "no active connection with this id")
+        )
     try:
         async with resources.sessionmaker() as session:
             connection = await connections.get(session, connection_id)

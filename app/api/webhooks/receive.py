@@ -6,6 +6,7 @@ event is committed. A failed enqueue still answers 202: the sweeper picks the st
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -69,10 +70,19 @@ def check_signature(request: Request, source: str, secrets: Iterable[str], body:
 def parse(
     source: str, body: bytes, validator: Callable[[Any], StoredFields]
 ) -> tuple[dict[str, Any], StoredFields]:
+    unstorable = Problem(
+        422, "BODY_UNSTORABLE", "the body holds U+0000 or a lone surrogate, which cannot be stored"
+    )
+    if b"\x00" in body:
+        raise reject(source, unstorable)
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
+        if _lenient_json(body):  # valid JSON, but with lone surrogates PostgreSQL cannot store
+            raise reject(source, unstorable) from None
         raise reject(source, Problem(415, "BODY_NOT_JSON", "the body is not valid JSON")) from None
+    if b"\\u0000" in body and _holds_nul(document):  # cheap test first: most bodies skip the walk
+        raise reject(source, unstorable)
     if not isinstance(document, dict):
         raise reject(source, Problem(422, "ENVELOPE_INVALID", "the body must be a JSON object"))
     try:
@@ -86,6 +96,24 @@ def parse(
             ),
         ) from None
     return document, fields
+
+
+def _lenient_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 async def store_and_enqueue(
