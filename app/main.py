@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import metrics  # noqa: F401 - registers the bridge's metrics for /metrics
+from app import console, metrics  # noqa: F401 - metrics registers the bridge's metrics for /metrics
 from app.api import health
 from app.api import operator as operator_api
 from app.api.middleware import BodyReadTimeoutMiddleware, NulGuardMiddleware
@@ -89,4 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ctms_webhooks.router)
     app.include_router(crm_webhooks.router)
     app.include_router(operator_api.router)
+    app.include_router(console.router)
+    app.mount(console.STATIC_PATH, console.static_files(), name="console-static")
     return app

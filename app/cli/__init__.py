@@ -81,7 +81,18 @@ def prune(
 
 def _register_subcommands() -> None:
     """Command groups live in their own modules (app/cli/*.py) and are added here."""
-    from app.cli import api_keys, connections, deliveries, demo, events, global_settings, secrets, transfer
+    from app.cli import (
+        api_keys,
+        audit_log,
+        connections,
+        deliveries,
+        demo,
+        events,
+        global_settings,
+        links,
+        secrets,
+        transfer,
+    )
 
     cli.add_typer(connections.app, name="connections")
     cli.add_typer(deliveries.app, name="deliveries")
@@ -90,6 +101,8 @@ def _register_subcommands() -> None:
     cli.add_typer(global_settings.app, name="settings")
     cli.add_typer(transfer.app, name="transfer")
     cli.add_typer(secrets.app, name="secrets")
+    cli.command("links")(links.links)
+    cli.command("audit-log")(audit_log.audit_log)
     cli.command("demo")(demo.demo)
     cli.command("simulators")(demo.simulators)
 

@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from app.cli.http import DEFAULT_API_URL, ApiClient, ApiKeyOption, ApiUrlOption, JsonOption, fail, out, show
+from app.cli.http import (
+    DEFAULT_API_URL,
+    ApiClient,
+    ApiKeyOption,
+    ApiUrlOption,
+    CursorOption,
+    JsonOption,
+    LimitOption,
+    fail,
+    out,
+    page,
+    show,
+)
 
 app = typer.Typer(help="Run the Transfer job now, or look at past runs.", no_args_is_help=True)
 BASE = "/api/v1/transfer-runs"
@@ -53,3 +65,29 @@ def show_run(
     """One run with its counts and errors."""
     with ApiClient(api_url, api_key) as api:
         show(api.get(f"{BASE}/{run_id}"))
+
+
+LIST_COLUMNS = [
+    ("id", "id"),
+    ("trigger", "trigger"),
+    ("status", "status"),
+    ("started", "started_at"),
+    ("finished", "finished_at"),
+    ("errors", lambda r: len(r.get("errors") or [])),
+]
+
+
+@app.command("list")
+def list_runs(
+    status: Annotated[str | None, typer.Option(help="e.g. running, succeeded, failed")] = None,
+    trigger: Annotated[str | None, typer.Option(help="schedule or manual")] = None,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    limit: LimitOption = 20,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Transfer job runs, newest first."""
+    with ApiClient(api_url, api_key) as api:
+        answer = api.get(BASE, status=status, trigger=trigger, limit=limit, cursor=cursor)
+    page(answer, LIST_COLUMNS, as_json=as_json, title="Transfer runs")

@@ -1,0 +1,161 @@
+"""The console in a real browser (Playwright driving Debian's chromium, never a downloaded one).
+
+The main journey: an admin who has never used the bridge finds why a CTMS activity is missing in the
+CRM (a restricted picklist refused the channel), fixes the connection's picklist mapping, replays the
+dead letter after a dry run, and the interaction appears in the simulated CRM.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.api.operator.conftest import ADMIN_KEY
+from tests.e2e.harness import account, activity, bridge_server, interactions, person, simulated_world, study
+from tests.processes import eventually
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+INTERACTION = "Vault_Clinical_Interaction_vod__c"
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is required (apt-get install chromium); .ci/run installs it", pytrace=False)
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        await launched.close()
+
+
+async def _dead(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return list(
+            await conn.execute(text("SELECT id, last_error_code FROM deliveries WHERE status = 'dead'"))
+        )
+
+
+async def _sign_in(page: Page, base: str, key: str) -> None:
+    await page.goto(base + "/console/")
+    await page.fill("input[name=api_key]", key)
+    await page.click("button:has-text('Sign in')")
+    await expect(page.locator("h1")).to_have_text("Overview")
+
+
+async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
+    browser: Browser, clean_db: AsyncEngine, pg_url: str
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with simulated_world() as world:
+        org = world.orgs[0]
+        channel = org.state.schema.objects[INTERACTION].fields["Call_Channel_vod__c"]
+        org.state.schema.set_field(  # this org names "in person" differently from Veeva's default
+            INTERACTION, replace(channel, picklist=("In_Person_vod", "Video_vod", "Phone_vod"))
+        )
+        connection_id = await world.connect(clean_db, org, name="EU Medical CRM")
+        with bridge_server(world, pg_url, redis_url=None, admin_api_key=ADMIN_KEY) as base:
+            person_id = person(world.vault, "HCP-000123")
+            account(org, "HCP-000123")
+            created = activity(world.vault, person_id, study(world.vault), channel__v="in_person__v")
+            activity_id = created["id"]
+            await eventually(lambda: _dead(clean_db), bool, timeout=30)
+            assert interactions(org) == []
+
+            page = await browser.new_page(viewport={"width": 1360, "height": 900})
+            await _sign_in(page, base, ADMIN_KEY)
+            await page.screenshot(path=SHOTS / "overview.png", full_page=True)
+
+            # 1. where is it? the timeline shows the dead delivery and the CRM's answer
+            await page.click("nav >> text=Record timeline")
+            await page.fill("input[name=id]", activity_id)
+            await page.click("button:has-text('Find')")
+            await expect(page.locator(".cause").first).to_contain_text("Face_to_face_vod")
+            await expect(page.locator("table.attempts").first).to_contain_text(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+            )
+            await page.screenshot(path=SHOTS / "record-timeline.png", full_page=True)
+
+            # 2. fix the cause: map "in person" to this org's picklist value
+            await page.click("nav >> text=Connections")
+            await page.click("text=EU Medical CRM")
+            await page.fill(
+                "textarea[name=object_names]", '{"picklists": {"channel": {"in_person": "In_Person_vod"}}}'
+            )
+            await page.click("button:has-text('Save')")
+            await expect(page.locator(".notice")).to_have_text("Saved.")
+            await page.click("button:has-text('Test connection')")
+            await expect(page.locator(".report")).to_be_visible()
+            await page.screenshot(path=SHOTS / "connection.png", full_page=True)
+
+            # 3. replay the group, dry run first
+            await page.click("nav >> text=Dead letters")
+            await expect(page.locator("tr.cause-row")).to_have_count(1)
+            await page.screenshot(path=SHOTS / "dead-letters.png", full_page=True)
+            await page.click("button:has-text('Replay 1… (dry run)')")
+            await expect(page.locator("#plan")).to_contain_text("would be replayed")
+            await page.screenshot(path=SHOTS / "dead-letters-dry-run.png", full_page=True)
+            await page.click("button:has-text('Replay 1 now')")
+            await expect(page.locator(".notice")).to_contain_text("1 dead letter replayed.")
+
+            # 4. it arrives in the CRM with the fixed value
+            [row] = await eventually(
+                lambda: _async(interactions(org)), lambda rows: len(rows) == 1, timeout=30
+            )
+            assert row["Vault_Activity_ID_vod__c"] == activity_id
+            assert row["Call_Channel_vod__c"] == "In_Person_vod"
+            await page.click("nav >> text=Record timeline")
+            await page.fill("input[name=id]", activity_id)
+            await page.click("button:has-text('Find')")
+            await expect(page.locator("body")).to_contain_text("delivered")
+            for name, path in (
+                ("settings", "Settings"),
+                ("api-keys", "API keys"),
+                ("audit-log", "Audit log"),
+            ):
+                await page.click(f"nav >> text={path}")
+                await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+            await expect(page.locator("body")).to_contain_text("delivery.replay")
+            await page.close()
+    assert connection_id
+
+
+async def test_a_viewer_gets_no_write_button_and_the_server_refuses_the_post(
+    browser: Browser, clean_db: AsyncEngine, pg_url: str
+) -> None:
+    from tests.api.operator.conftest import add_delivery
+
+    with simulated_world() as world, bridge_server(world, pg_url, None, admin_api_key=ADMIN_KEY) as base:
+        context = await browser.new_context()
+        page = await context.new_page()
+        made = await page.request.post(
+            base + "/api/v1/api-keys",
+            data={"name": "auditor", "role": "viewer"},
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        )
+        viewer_key = (await made.json())["key"]
+        dead = await add_delivery(clean_db, status="dead")
+        await _sign_in(page, base, viewer_key)
+        await page.click("nav >> text=Dead letters")
+        await expect(page.locator("tr.cause-row")).to_have_count(1)
+        await expect(page.locator("button:has-text('Replay')")).to_have_count(0)
+        csrf = await page.locator("meta[name=csrf-token]").get_attribute("content")
+        refused = await page.request.post(
+            f"{base}/console/deliveries/{dead}/replay", form={"csrf_token": csrf or ""}
+        )
+        assert refused.status == 403
+        assert "ROLE_INSUFFICIENT" in await refused.text()
+        assert [r.id for r in await _dead(clean_db)] == [dead]
+        await context.close()
+
+
+async def _async(value: Any) -> Any:
+    return value
