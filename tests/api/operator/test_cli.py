@@ -104,7 +104,7 @@ async def test_keys_and_roles_from_the_command_line(server: str) -> None:
     viewer_key = created.stdout.split("API key (shown once):")[1].strip()
     assert viewer_key.startswith("brk_")
     assert as_json(bridge(server, "settings", "show", key=viewer_key))["retry_horizon_seconds"] == 259200
-    refused = bridge(server, "settings", "set", "--max-attempts", "3", key=viewer_key)
+    refused = bridge(server, "settings", "set", "--retry-horizon-seconds", "7200", key=viewer_key)
     assert refused.exit_code == 1
     assert "403 ROLE_INSUFFICIENT" in refused.stderr
     assert (
