@@ -47,6 +47,9 @@ async def save(session: AsyncSession, values: dict[str, Any]) -> None:
 LINK_KEY = ("connection_id", "source_system", "source_object", "source_id")
 
 
+_INSERT_DEFAULTS: dict[str, Any] = {"last_fields": {}, "deleted": False}
+
+
 async def save_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> None:
     """Insert or update many links: one multi-row statement per shape of row (a deletion mark carries no
     content hash, so it keeps the one stored). The last row of a key wins."""
@@ -62,7 +65,9 @@ async def save_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> No
         stmt = stmt.on_conflict_do_update(
             index_elements=list(LINK_KEY), set_={k: stmt.excluded[k] for k in shape if k not in LINK_KEY}
         )
-        await session.execute(stmt, group)
+        # Core skips the model's Python defaults: a first-time tombstone still needs its NOT NULL
+        # columns, while an existing link keeps what it has (only `shape` is updated on conflict).
+        await session.execute(stmt, [{**_INSERT_DEFAULTS, **row} for row in group])
 
 
 async def find(
