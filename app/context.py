@@ -12,8 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.clients.registry import ClientRegistry
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, is_postgres
+from app.logging import get_logger
+from app.repositories.inbox_writer import MAX_FLUSHES, InboxWriter
+from app.services.wakeups import PlannerDoorbell
 from app.worker.queue import JobQueue
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -25,6 +30,9 @@ class Resources:
     http: httpx.AsyncClient
     worker_id: str
     clients: ClientRegistry
+    inbox_writer: InboxWriter
+    ingest_engine: AsyncEngine
+    doorbell: PlannerDoorbell
 
     @classmethod
     async def open(cls, settings: Settings, queue: JobQueue) -> Resources:
@@ -33,12 +41,43 @@ class Resources:
         http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=100))
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         clients = ClientRegistry(http, settings)
-        return cls(settings, engine, create_sessionmaker(engine), queue, http, worker_id, clients)
+        # Webhook intake has its own small pool: no pre-ping (the writer retries a broken connection once
+        # instead), and autocommit, so a batch is one round trip (its single INSERT is its transaction).
+        # It opens no connection until the first webhook, so workers never use it.
+        ingest_engine = engine
+        if is_postgres(engine):
+            ingest_engine = create_engine(
+                settings.database_url,
+                pool_pre_ping=False,
+                pool_size=MAX_FLUSHES + 1,
+                max_overflow=2,
+                isolation_level="AUTOCOMMIT",
+            )
+        doorbell = PlannerDoorbell(queue, on_error=_log_wake_failure)
+        return cls(
+            settings,
+            engine,
+            create_sessionmaker(engine),
+            queue,
+            http,
+            worker_id,
+            clients,
+            InboxWriter(ingest_engine),
+            ingest_engine,
+            doorbell,
+        )
 
     async def close(self) -> None:
+        await self.inbox_writer.close()
         await self.http.aclose()
         await self.queue.close()
+        if self.ingest_engine is not self.engine:
+            await self.ingest_engine.dispose()
         await self.engine.dispose()
+
+
+def _log_wake_failure(exc: Exception) -> None:
+    log.warning("planner_wake_failed_events_kept", error=type(exc).__name__)
 
 
 def resources_from(ctx: dict[str, object]) -> Resources:

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,7 @@ LUA = ROOT / "bench" / "wrk_signed.lua"
 PATH = "/webhooks/ctms"
 MAX_RATE = 6_000  # req/s no row of the bridge reaches on 2 cores: sizes the pool of distinct webhook ids
 # Bench-only app factories that change one thing in the bridge's webhook path (bench/variants.py)
-VARIANTS = {
-    "bridge + async get_resources": "bench.variants:async_resources",
-    "bridge + Core insert": "bench.variants:core_insert",
-    "bridge + no pool pre-ping": "bench.variants:no_pre_ping",
-    "bridge + wake once per bucket": "bench.variants:wake_once_per_bucket",
-    "bridge + bigger pool": "bench.variants:bigger_pool",
-    "bridge + all five": "bench.variants:everything",
-}
+VARIANTS = {"bridge, commit per request": "bench.variants:commit_per_request"}
 
 
 @dataclass
@@ -92,6 +85,8 @@ class Options:
     generator: str
     workdir: Path
     database_url: str
+    open_rate: int = 0  # the open-loop row's fixed arrival rate (0: no such row)
+    rss_events: int = 0  # events to send before reading the API's memory (0: not measured)
 
 
 # ---- requests and load -----------------------------------------------------------------------------------
@@ -287,7 +282,62 @@ def bridge_rows(
                 if dup.result["accepted"]:
                     dup.notes.append(f"{dup.result['accepted']} were not duplicates")
                 rows.append(dup)
+            if opts.open_rate:
+                rows.append(open_loop_row(name, workers, url, pid, run, opts))
+            if opts.rss_events:
+                rows.append(memory_row(name, workers, url, pid, run, opts))
     return rows
+
+
+def open_loop_row(name: str, workers: int, url: str, pid: int, run: str, opts: Options) -> Row:
+    """A fixed arrival rate (not closed-loop): latency here is what a sender sees at that load."""
+    requests = write_requests(opts.workdir / "open.txt", opts.open_rate * opts.duration, f"{run}open")
+    before = tree_cpu(pid)
+    result = loadgen.open_loop(url, requests, rate=opts.open_rate, duration=opts.duration)
+    row = Row(f"{name} open-loop {opts.open_rate:,}/s", workers, result, tree_cpu(pid) - before)
+    if result["late_sends"]:
+        row.notes.append(f"{result['late_sends']} sends late (generator behind)")
+    if result["other_status"] or result["socket_errors"]:
+        row.notes.append(f"{result['other_status']} non-202, {result['socket_errors']} socket errors")
+    return row
+
+
+def memory_row(name: str, workers: int, url: str, pid: int, run: str, opts: Options) -> Row:
+    """Load until the server has answered `rss_events` events in all, then read its processes' memory."""
+    answered, chunk, n = 0, MAX_RATE * opts.duration, 0
+    before = tree_cpu(pid)
+    totals: dict[str, Any] = {"requests": 0, "duration_s": 0.0, "p50_ms": "", "p99_ms": ""}
+    while answered < opts.rss_events:
+        requests = write_requests(opts.workdir / "rss.txt", chunk, f"{run}rss{n}")
+        result = load(url, requests, opts.duration, opts)
+        answered += int(result["requests"])
+        totals["requests"] += int(result["requests"])
+        totals["duration_s"] += float(result["duration_s"])
+        n += 1
+    row = Row(f"{name} memory", workers, totals, tree_cpu(pid) - before)
+    rss = tree_rss_mb(pid)
+    row.notes.append(
+        f"after {answered + opts.warmup:,}+ events: RSS per uvicorn worker "
+        f"{', '.join(f'{mb:.0f}' for mb in rss[1:])} MB (supervisor {rss[0]:.0f} MB)"
+    )
+    return row
+
+
+def tree_rss_mb(pid: int) -> list[float]:
+    """Resident memory of a process, then of each of its children, in MB."""
+    out = []
+    for current in [pid, *children(pid)]:
+        for line in Path(f"/proc/{current}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out.append(int(line.split()[1]) / 1024)
+    return out
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
 
 
 # ---- report ----------------------------------------------------------------------------------------------
@@ -371,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser.add_argument(
         "--repeat", type=int, default=1, help="run every row this many times, interleaved; report the median"
     )
+    parser.add_argument("--open-rate", type=int, default=1000, help="open-loop row's req/s (0: no row)")
+    parser.add_argument(
+        "--rss-events", type=int, default=100_000, help="events before reading API memory (0: skip)"
+    )
     args = parser.parse_args(argv)
     generator = args.generator
     if generator == "auto":
@@ -386,12 +440,14 @@ def main(argv: Sequence[str] | None = None) -> str:
         redis_database() as redis,
     ):
         opts = Options(args.duration, args.warmup, args.connections, args.threads, generator, Path(tmp), db)
+        last = max(workers)
         env = bridge_env(db, redis)
         for w in workers:
             for n in range(max(1, args.repeat)):
                 rows.append(reference_rows("bench.apps:bare_app", "bare", w, opts, env))
                 rows.append(reference_rows("bench.apps:verify_app", "verify-only", w, opts, env))
-                rows.extend(bridge_rows("bridge", w, opts, env, db))
+                extra = {"open_rate": args.open_rate, "rss_events": args.rss_events} if w == last else {}
+                rows.extend(bridge_rows("bridge", w, replace(opts, **extra) if extra else opts, env, db))
                 if args.variants:
                     for name, factory in VARIANTS.items():
                         rows.extend(bridge_rows(name, w, opts, env, db, factory))

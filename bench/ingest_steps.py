@@ -1,6 +1,6 @@
 """What one webhook costs, step by step, measured in one process (no HTTP, one request at a time), to
-explain the ingest rows: the database step as the endpoint runs it, next to the same work with less
-SQLAlchemy machinery, and the wake-up enqueue and the log line.
+explain the ingest rows: the endpoint's store (the group commit) alone and under concurrency, new and
+duplicate, next to a bare asyncpg insert, and the wake-up and the log line.
 
 The steps take turns: `--rounds` rounds of `--count` calls of every step, and each step's median round is
 reported, so a burst of other work on the machine does not land on one step only.
@@ -11,6 +11,7 @@ reported, so a burst of other work on the machine does not land on one step only
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
@@ -24,12 +25,13 @@ import asyncpg
 import orjson
 import uvloop
 
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine
 from app.domain.envelopes import validate_ctms
 from app.logging import configure_logging, get_logger
-from app.services import intake, wakeups
+from app.repositories.inbox_store import NewEvent
+from app.repositories.inbox_writer import InboxWriter
+from app.services import wakeups
 from app.worker.queue import ArqQueue
-from bench import variants
 from bench.common import bench_database, machine, redis_database, table
 from bench.events import activity_event
 
@@ -56,43 +58,33 @@ async def measure(
     fields = validate_ctms(document)
     body = orjson.dumps(document).decode()
 
-    def values(webhook_id: str) -> dict[str, Any]:
-        return {
-            "sender": "ctms",
-            "webhook_id": webhook_id,
-            "source": "ctms",
-            "connection_id": None,
-            "type": fields.type,
-            "object": fields.object,
-            "record_id": fields.record_id,
-            "source_modified_at": fields.source_modified_at,
-            "payload": document,
-        }
+    def new_event(webhook_id: str) -> NewEvent:
+        return NewEvent(
+            sender="ctms",
+            webhook_id=webhook_id,
+            source="ctms",
+            connection_id=None,
+            type=fields.type,
+            object=fields.object,
+            record_id=fields.record_id,
+            source_modified_at=fields.source_modified_at,
+            payload_json=body,
+        )
 
-    def endpoint_store(sm: Any, prefix: str) -> Step:
-        """intake.store_event in a session and a transaction, as the webhook endpoint runs it."""
+    def alone(prefix: str) -> Step:
+        """The endpoint's store, one request at a time: every commit holds one event."""
 
         async def step(n: int) -> Any:
-            async with sm() as session, session.begin():
-                return await intake.store_event(
-                    session,
-                    source="ctms",
-                    sender="ctms",
-                    connection_id=None,
-                    webhook_id=f"{prefix}-{n}",
-                    document=document,
-                    type_=fields.type,
-                    object_=fields.object,
-                    record_id=fields.record_id,
-                    source_modified_at=fields.source_modified_at,
-                )
+            return await writer.store(new_event(f"{prefix}-{n}"))
 
         return step
 
-    def core_store(sm: Any) -> Step:
+    def grouped(prefix: str, width: int = 50) -> Step:
+        """`width` concurrent requests, as under load: they share commits. Cost is per event."""
+
         async def step(n: int) -> Any:
-            async with sm() as session, session.begin():
-                return await variants._insert_once(session, values(f"core-{n}"))
+            if n % width == 0:
+                await asyncio.gather(*(writer.store(new_event(f"{prefix}-{n + i}")) for i in range(width)))
 
         return step
 
@@ -110,12 +102,13 @@ async def measure(
                 body,
             )
 
-    with_ping = create_engine(database_url)  # the bridge's engine: pool_pre_ping=True
-    without_ping = create_engine(database_url, pool_pre_ping=False)
+    engine = create_engine(database_url, pool_pre_ping=False)  # the intake pool, as Resources makes it
+    writer = InboxWriter(engine)
     queue = ArqQueue(redis_url)
+    doorbell = wakeups.PlannerDoorbell(queue, on_error=lambda exc: None)
 
     async def wake(_: int) -> None:
-        await wakeups.wake_planner(queue)
+        doorbell.ring()  # what a request pays: at most one enqueue per 100 ms, in the background
 
     with redirect_stdout(log_sink):  # structlog's PrintLogger takes sys.stdout when configured
         configure_logging("INFO", True)
@@ -126,17 +119,11 @@ async def measure(
 
     steps: list[tuple[str, Step]] = [
         ("asyncpg alone: BEGIN, INSERT … ON CONFLICT, COMMIT", raw_step),
-        (
-            "store_event as the endpoint runs it (ORM insert, pre-ping)",
-            endpoint_store(create_sessionmaker(with_ping), "ep"),
-        ),
-        (
-            "  same, duplicate webhook id (INSERT, then SELECT)",
-            endpoint_store(create_sessionmaker(with_ping), "ep"),
-        ),
-        ("  without pool pre-ping", endpoint_store(create_sessionmaker(without_ping), "np")),
-        ("  Core insert built once, without pre-ping", core_store(create_sessionmaker(without_ping))),
-        ("wake_planner (arq enqueue_job, job id already queued)", wake),
+        ("InboxWriter.store, one request at a time (a commit per event)", alone("one")),
+        ("  same, duplicate webhook id (one statement)", alone("one")),
+        ("InboxWriter.store, 50 concurrent requests (shared commits), per event", grouped("many")),
+        ("  same, all duplicates", grouped("many")),
+        ("doorbell.ring (planner wake-up, coalesced per 100 ms)", wake),
         ("log line webhook_accepted (structlog JSON, redaction)", log_line),
     ]
     results: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in steps}
@@ -149,8 +136,8 @@ async def measure(
                 results[label].append(await timed(step, r * count, count))
     finally:
         await raw.close()
-        await with_ping.dispose()
-        await without_ping.dispose()
+        await writer.close()
+        await engine.dispose()
         await queue.close()
     return [
         [label, statistics.median(c for c, _ in runs), statistics.median(w for _, w in runs)]

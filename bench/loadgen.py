@@ -156,3 +156,79 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---- open loop: a fixed arrival rate, whatever the server's speed ---------------------------------------
+
+
+async def _open_loop(
+    host: str, port: int, requests: list[bytes], rate: float, duration: float
+) -> dict[str, float]:
+    """Send request i at t0 + i/rate on an idle keep-alive connection (opening one when none is idle).
+    Latency counts from the scheduled time, so a slow server cannot hide its queue (no coordinated
+    omission)."""
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    latencies: list[float] = []
+    counts = {"accepted": 0, "duplicate": 0, "other": 0, "errors": 0, "late": 0}
+
+    async def one(request: bytes, scheduled: float) -> None:
+        try:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError):
+            counts["errors"] += 1
+            return
+        latencies.append(time.perf_counter() - scheduled)
+        status = int(head.split(b" ", 2)[1])
+        counts["other" if status != 202 else "duplicate" if b'"duplicate"' in body else "accepted"] += 1
+        idle.append((reader, writer))
+
+    tasks = []
+    start = time.perf_counter() + 0.05
+    total = min(len(requests), int(rate * duration))
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -0.005:
+            counts["late"] += 1  # the generator itself fell behind: the row is not open-loop any more
+        tasks.append(asyncio.create_task(one(requests[i], scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for _reader, writer in idle:
+        writer.close()
+    latencies.sort()
+    n = len(latencies)
+
+    def pct(p: float) -> float:
+        return latencies[min(n - 1, int(p / 100 * n))] * 1e3 if n else 0.0
+
+    return {
+        "requests": n,
+        "duration_s": elapsed,
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "max_ms": latencies[-1] * 1e3 if n else 0.0,
+        "accepted": counts["accepted"],
+        "duplicate": counts["duplicate"],
+        "other_status": counts["other"],
+        "socket_errors": counts["errors"],
+        "late_sends": counts["late"],
+        "wrapped": 0,
+        "timeouts": 0,
+    }
+
+
+def open_loop(url: str, path: Path, *, rate: float, duration: float) -> dict[str, float]:
+    require_loopback(url)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    requests = _requests(path, f"{host}:{port}", parts.path, 0, 1)
+    return asyncio.run(_open_loop(host, port, requests, rate, duration))

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.context import Resources
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    # async on purpose: a plain def would run in the thread pool on every request, for an attribute read
     resources = request.app.state.resources
     assert isinstance(resources, Resources)
     return resources

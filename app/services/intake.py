@@ -1,4 +1,8 @@
-"""Intake: store an accepted webhook event exactly once."""
+"""Intake: store an accepted event exactly once.
+
+Webhooks go through the process's group commit (`InboxWriter`, on `Resources.inbox_writer`); events that
+catch-up finds are stored in the caller's session with `store_event`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories import inbox
+from app.repositories.inbox_store import NewEvent
+from app.repositories.inbox_writer import EventUnstorable, StoreUnavailable
+
+__all__ = ["EventUnstorable", "NewEvent", "StoreUnavailable", "store_event"]
 
 
 async def store_event(

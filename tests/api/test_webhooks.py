@@ -16,6 +16,7 @@ from app.main import create_app
 from app.signing import generate_secret
 from tests.conftest import TEST_CTMS_SECRET, make_settings, running_app
 from tests.factories import add_connection, crm_call_event, ctms_event, minutes_ago, signed
+from tests.processes import eventually
 
 
 @pytest.fixture
@@ -330,3 +331,46 @@ async def test_nul_in_the_connection_id_is_not_found_not_503(client: httpx.Async
     body, headers = signed(generate_secret(), crm_call_event())
     response = await client.post("/webhooks/crm/a%00b", content=body, headers=headers)
     problem(response, 404, "CONNECTION_NOT_FOUND")
+
+
+async def _terminate_inserts_waiting_on_lock(admin: AsyncEngine, want: int) -> int:
+    """Kill the backends stuck on our lock while inserting webhook events: a connection lost mid-batch."""
+    async with admin.connect() as conn:
+        killed = (
+            await conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO inbox_events%' "
+                    "AND datname = current_database()"
+                )
+            )
+        ).scalar_one()
+    return int(killed) if killed >= want else 0
+
+
+async def test_a_batch_whose_connection_dies_answers_503_to_every_request_in_it(
+    client: httpx.AsyncClient, clean_db: AsyncEngine
+) -> None:
+    """Group commit: concurrent requests share one commit; when it fails, none of them hears 202, and the
+    senders' retries are then stored, each once."""
+    bodies = [signed(TEST_CTMS_SECRET, ctms_event(), msg_id=f"msg_outage_{n}") for n in range(20)]
+    async with clean_db.connect() as locker:
+        await locker.execute(text("BEGIN"))
+        await locker.execute(text("LOCK TABLE inbox_events IN ACCESS EXCLUSIVE MODE"))
+        posts = asyncio.gather(
+            *(client.post("/webhooks/ctms", content=body, headers=headers) for body, headers in bodies)
+        )
+        posted = asyncio.ensure_future(posts)
+        for _attempt in range(2):  # the writer retries a broken connection once, on a fresh one
+            await eventually(lambda: _terminate_inserts_waiting_on_lock(clean_db, 1), timeout=10)
+        responses = await posted
+        await locker.execute(text("ROLLBACK"))
+    for response in responses:
+        problem(response, 503, "STORE_UNAVAILABLE")
+        assert response.headers["retry-after"]
+    assert await rows(clean_db) == []
+    retried = await asyncio.gather(
+        *(client.post("/webhooks/ctms", content=body, headers=headers) for body, headers in bodies)
+    )
+    assert [r.json()["status"] for r in retried] == ["accepted"] * 20
+    assert len(await rows(clean_db)) == 20

@@ -88,13 +88,13 @@ async def receive_crm_event(
         receive.check_media_type(request, SOURCE)
         secrets = await _connection_secrets(resources, connection_id)
         webhook_id = receive.check_signature(request, SOURCE, secrets, body)
-        document, fields = receive.parse(SOURCE, body, validate_crm)
+        _document, fields = receive.parse(SOURCE, body, validate_crm)
         return await receive.store_and_enqueue(
             resources,
             source=SOURCE,
             sender=connection_id,
             connection_id=connection_id,
             webhook_id=webhook_id,
-            document=document,
+            body=body,
             fields=fields,
         )

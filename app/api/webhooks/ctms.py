@@ -53,13 +53,13 @@ async def receive_ctms_event(request: Request, resources: ResourcesDep) -> recei
                 SOURCE, Problem(401, "NO_SECRET_CONFIGURED", "BRIDGE_CTMS_WEBHOOK_SECRETS is not set")
             )
         webhook_id = receive.check_signature(request, SOURCE, settings.ctms_secrets, body)
-        document, fields = receive.parse(SOURCE, body, validate_ctms)
+        _document, fields = receive.parse(SOURCE, body, validate_ctms)
         return await receive.store_and_enqueue(
             resources,
             source=SOURCE,
             sender=SOURCE,
             connection_id=None,
             webhook_id=webhook_id,
-            document=document,
+            body=body,
             fields=fields,
         )

@@ -22,9 +22,8 @@ from app.api.problems import Problem
 from app.context import Resources
 from app.domain.envelopes import StoredFields
 from app.logging import get_logger
-from app.services import intake, wakeups
+from app.services.intake import EventUnstorable, NewEvent, StoreUnavailable
 from app.signing import SignatureError, verify
-from app.worker.queue import QueueUnavailable
 
 log = get_logger(__name__)
 DB_DOWN = (OperationalError, InterfaceError, DBAPIError, OSError, TimeoutError)
@@ -123,25 +122,30 @@ async def store_and_enqueue(
     sender: str,
     connection_id: str | None,
     webhook_id: str,
-    document: dict[str, Any],
+    body: bytes,
     fields: StoredFields,
 ) -> Accepted:
+    """Store through the process's group commit; answer only from the commit that holds the row."""
+    event = NewEvent(
+        sender=sender,
+        webhook_id=webhook_id,
+        source=source,
+        connection_id=connection_id,
+        type=fields.type,
+        object=fields.object,
+        record_id=fields.record_id,
+        source_modified_at=fields.source_modified_at,
+        payload_json=body.decode(),  # the body as signed; parse() proved it is UTF-8 JSON
+    )
     try:
-        async with resources.sessionmaker() as session, session.begin():
-            event_id, new = await intake.store_event(
-                session,
-                source=source,
-                sender=sender,
-                connection_id=connection_id,
-                webhook_id=webhook_id,
-                document=document,
-                type_=fields.type,
-                object_=fields.object,
-                record_id=fields.record_id,
-                source_modified_at=fields.source_modified_at,
-            )
-    except DB_DOWN as exc:
-        log.error("webhook_store_failed", source=source, error=type(exc).__name__)
+        event_id, new = await resources.inbox_writer.store(event)
+    except EventUnstorable as exc:
+        log.warning("webhook_unstorable", source=source, sqlstate=exc.sqlstate)
+        raise reject(
+            source, Problem(422, "BODY_UNSTORABLE", "the database cannot store a value in this event")
+        ) from None
+    except StoreUnavailable as exc:
+        log.error("webhook_store_failed", source=source, error=str(exc))
         raise reject(
             source,
             Problem(
@@ -154,10 +158,7 @@ async def store_and_enqueue(
     if not new:
         metrics.WEBHOOKS.labels(source, "duplicate", "").inc()
         return Accepted(event_id=event_id, status="duplicate")
-    try:
-        await wakeups.wake_planner(resources.queue)
-    except QueueUnavailable as exc:
-        log.warning("enqueue_failed_event_kept", event_id=event_id, error=str(exc)[:200])
+    resources.doorbell.ring()
     metrics.WEBHOOKS.labels(source, "accepted", "").inc()
     log.info("webhook_accepted", source=source, event_id=event_id, type=fields.type, object=fields.object)
     return Accepted(event_id=event_id, status="accepted")
