@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("hide_parameters", True)  # SQL errors never carry record content into logs
+    # orjson for JSON columns: event payloads are decoded on every claim, ~3x faster than the json module
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
 

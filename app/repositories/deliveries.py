@@ -92,10 +92,20 @@ async def finish(session: AsyncSession, delivery_id: int, owner: str, values: di
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table classes
+_ATTEMPTS = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+
+
+async def add_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """New deliveries (full rows), one Core executemany: no ORM objects, no bulk-insert bookkeeping."""
+    if rows:
+        await session.execute(insert(_DELIVERIES), rows)
+
+
 async def add_attempts(session: AsyncSession, attempts: list[dict[str, Any]]) -> None:
-    """Attempt rows of a batch, one multi-row INSERT."""
+    """Attempt rows of a batch, one Core multi-row INSERT."""
     if attempts:
-        await session.execute(insert(DeliveryAttempt), attempts)
+        await session.execute(insert(_ATTEMPTS), attempts)
 
 
 async def release_waiting(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,6 +25,7 @@ from app.models import (
 )
 from app.models import Operation as Op
 from app.repositories import connections as connections_repo
+from app.repositories import deliveries as deliveries_repo
 from app.repositories import inbox
 from app.services.names import crm_names_for
 
@@ -176,9 +177,7 @@ async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int 
         async with session.begin_nested():
             if persons:
                 await session.execute(delete(AccountMatch).where(col(AccountMatch.person_id).in_(persons)))
-            rows = [_row(d) for ds in planned.values() for d in ds]
-            if rows:
-                await session.execute(insert(Delivery), rows)
+            await deliveries_repo.add_many(session, [_row(d) for ds in planned.values() for d in ds])
     except Exception:
         log.exception("batch_planning_failed", events=len(events))
         return await _plan_one_by_one(session, events, active, by_id, settings, partitions)
@@ -251,6 +250,5 @@ async def _plan_one(
     if event.source == "ctms" and event.object == PERSON and event.record_id:
         await _forget_person_matches(session, event.record_id)
     deliveries = _deliveries_for(event, active, by_id, settings, partitions)
-    if deliveries:
-        await session.execute(insert(Delivery), [_row(d) for d in deliveries])
+    await deliveries_repo.add_many(session, [_row(d) for d in deliveries])
     return deliveries

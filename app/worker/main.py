@@ -7,6 +7,7 @@ Redis and PostgreSQL outages; `build_worker` makes one arq Worker, a fresh one a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from arq import cron
@@ -49,6 +50,16 @@ def build_worker(settings: Settings, resources: Resources, *, burst: bool = Fals
     )
 
 
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop when installed (it is on Linux): the worker's time is mostly socket I/O, which it does in C."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     from app.migrate import SchemaOutOfDate
     from app.worker.supervisor import Supervisor
@@ -58,6 +69,6 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     if not settings.redis_url:
         raise SystemExit("bridge worker needs BRIDGE_REDIS_URL; without it, jobs run inside `bridge serve`")
     try:
-        asyncio.run(Supervisor(settings, burst=burst).run())
+        run_loop(Supervisor(settings, burst=burst).run())
     except SchemaOutOfDate as exc:
         raise SystemExit(str(exc)) from None
