@@ -171,6 +171,15 @@ def span(value: timedelta | None) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
+def seconds(value: Any) -> str:
+    """A number of seconds as a duration; what the operator typed, unchanged, when it is not one."""
+    try:
+        return span(timedelta(seconds=int(value)))
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+
+
 templates.env.filters["when"] = when
+templates.env.filters["seconds"] = seconds
 templates.env.filters["span"] = span
 templates.env.globals["csrf_field"] = CSRF_FIELD

@@ -7,34 +7,21 @@ dead letter after a dry run, and the interaction appears in the simulated CRM.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.operator.conftest import ADMIN_KEY
+from tests.console.browsing import sign_in
 from tests.e2e.harness import account, activity, bridge_server, interactions, person, simulated_world, study
 from tests.processes import eventually
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 INTERACTION = "Vault_Clinical_Interaction_vod__c"
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is required (apt-get install chromium); .ci/run installs it", pytrace=False)
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        await launched.close()
 
 
 async def _dead(engine: AsyncEngine) -> list[Any]:
@@ -42,13 +29,6 @@ async def _dead(engine: AsyncEngine) -> list[Any]:
         return list(
             await conn.execute(text("SELECT id, last_error_code FROM deliveries WHERE status = 'dead'"))
         )
-
-
-async def _sign_in(page: Page, base: str, key: str) -> None:
-    await page.goto(base + "/console/")
-    await page.fill("input[name=api_key]", key)
-    await page.click("button:has-text('Sign in')")
-    await expect(page.locator("h1")).to_have_text("Overview")
 
 
 async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
@@ -71,7 +51,7 @@ async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
             assert interactions(org) == []
 
             page = await browser.new_page(viewport={"width": 1360, "height": 900})
-            await _sign_in(page, base, ADMIN_KEY)
+            await sign_in(page, base, ADMIN_KEY)
             await page.screenshot(path=SHOTS / "overview.png", full_page=True)
 
             # 1. where is it? the timeline shows the dead delivery and the CRM's answer
@@ -143,7 +123,7 @@ async def test_a_viewer_gets_no_write_button_and_the_server_refuses_the_post(
         )
         viewer_key = (await made.json())["key"]
         dead = await add_delivery(clean_db, status="dead")
-        await _sign_in(page, base, viewer_key)
+        await sign_in(page, base, viewer_key)
         await page.click("nav >> text=Dead letters")
         await expect(page.locator("tr.cause-row")).to_have_count(1)
         await expect(page.locator("button:has-text('Replay')")).to_have_count(0)
