@@ -2,11 +2,15 @@
 
 The main journey: an admin who has never used the bridge finds why a CTMS activity is missing in the
 CRM (a restricted picklist refused the channel), fixes the connection's picklist mapping, replays the
-dead letter after a dry run, and the interaction appears in the simulated CRM.
+dead letter after a dry run, and the interaction appears in the simulated CRM. The same story with the
+commonest cause: the doctor has no CRM account, a Transfer run (started from the overview) gives up on
+the person, the account is created, the dead-letter group is replayed and the interaction arrives.
+Page-by-page writes are in test_browser_admin.py.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -106,6 +110,90 @@ async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
             await expect(page.locator("body")).to_contain_text("delivery.replay")
             await page.close()
     assert connection_id
+
+
+async def _status_of(engine: AsyncEngine, source_id: str) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT status FROM deliveries WHERE source_id = :s ORDER BY id"), {"s": source_id}
+        )
+        return [str(r) for r in rows.scalars()]
+
+
+async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_account_and_replays_it(
+    browser: Browser, clean_db: AsyncEngine, pg_url: str
+) -> None:
+    """The acceptance story with the commonest cause: nobody created the doctor's account in the CRM."""
+    with simulated_world() as world:
+        org = world.orgs[0]
+        await world.connect(clean_db, org, name="EU Medical CRM")
+        with bridge_server(world, pg_url, redis_url=None, admin_api_key=ADMIN_KEY) as base:
+            person_id = person(world.vault, "HCP-000777")
+            activity_id = activity(world.vault, person_id, study(world.vault))["id"]
+            await eventually(
+                lambda: _status_of(clean_db, activity_id), lambda s: s == ["unmatched"], timeout=30
+            )
+            async with clean_db.begin() as conn:  # a week passes: longer than unmatched persons are retried
+                await conn.execute(
+                    text(
+                        "UPDATE deliveries SET created_at = created_at - interval '8 days' WHERE source_id = :s"
+                    ),
+                    {"s": activity_id},
+                )
+            context = await browser.new_context(viewport={"width": 1360, "height": 900})
+            page = await context.new_page()
+            await sign_in(page, base, ADMIN_KEY)
+
+            # the overview: a Transfer run gives up on the person and dead-letters the activity
+            await page.click("button:has-text('Run the Transfer job now')")
+            await expect(page.locator(".notice")).to_contain_text("Transfer run 1 started")
+            await eventually(lambda: _status_of(clean_db, activity_id), lambda s: "dead" in s, timeout=30)
+            await page.click("nav >> text=Overview")
+            runs = page.locator("h2:has-text('Transfer runs') ~ table tbody tr")
+            await expect(runs.first).to_contain_text("manual")
+            row = page.locator("tr:has-text('EU Medical CRM')")
+            await expect(row.locator("a.dead")).to_have_text("1")
+
+            # why is it missing? the timeline says: no CRM account matched the person
+            await page.click("nav >> text=Record timeline")
+            await page.fill("input[name=id]", activity_id)
+            await page.click("button:has-text('Find')")
+            dead = page.locator(".delivery:has(.status-dead)")
+            await expect(dead.locator(".status-dead")).to_have_text("dead")
+            await expect(dead.locator(".cause")).to_contain_text("PERSON_NOT_MATCHED")
+            await expect(dead.locator(".cause")).to_contain_text("no CRM account matched")
+            await expect(page.locator("body")).to_contain_text("Not in any target yet.")
+
+            # the cause is fixed where it lives: the account is created in the CRM
+            account(org, "HCP-000777")
+
+            # replay the cause's group, dry run first
+            await page.click("nav >> text=Dead letters")
+            cause = page.locator("tr.cause-row")
+            await expect(cause).to_have_count(1)
+            await expect(cause).to_contain_text("PERSON_NOT_MATCHED")
+            await page.click("button:has-text('Replay 1… (dry run)')")
+            await expect(page.locator("#plan")).to_contain_text("would be replayed")
+            assert "dead" in await _status_of(clean_db, activity_id)  # the dry run changed nothing
+            await page.click("button:has-text('Replay 1 now')")
+            await expect(page.locator(".notice")).to_have_text("1 dead letter replayed.")
+
+            # it arrives, and the console shows where
+            [arrived] = await eventually(
+                lambda: _async(interactions(org)), lambda rows: len(rows) == 1, timeout=30
+            )
+            assert arrived["Vault_Activity_ID_vod__c"] == activity_id
+            await page.click("nav >> text=Record timeline")
+            await page.fill("input[name=id]", activity_id)
+            await page.click("button:has-text('Find')")
+            link = page.locator(f"a[href='{org.url}/{arrived['Id']}']")
+            await expect(link).to_have_text(arrived["Id"])
+            await expect(page.locator(".delivery .status-delivered").first).to_be_visible()
+            await page.click("nav >> text=Overview")
+            await expect(row.locator("td").nth(6)).not_to_have_text("0")  # delivered in the last hour
+            busy = row.locator("svg.chart rect title", has_text=re.compile(r"^[1-9]\d* delivered"))
+            await expect(busy.first).to_be_attached()  # the chart's bar for these minutes
+            await context.close()
 
 
 async def test_a_viewer_gets_no_write_button_and_the_server_refuses_the_post(

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.models import AuditEntry
 from tests.api.operator.conftest import ADMIN_KEY, add_delivery
 from tests.console.browsing import accept_confirmations, sign_in
 from tests.e2e.harness import SF_CLIENT_SECRET, Org, bridge_server, simulated_world
@@ -217,9 +218,16 @@ async def test_an_api_key_is_shown_once_works_and_stops_working_when_revoked(
         await holder.close()
 
 
-async def test_the_audit_log_pages_back_and_forth(context: BrowserContext, site: Site) -> None:
-    for n in range(55):  # 55 changes: one full page of 50, then 5
-        site.api("PUT", "/api/v1/settings", json={"retry_horizon_seconds": 3600 + n})
+async def test_the_audit_log_pages_back_and_forth(
+    context: BrowserContext, site: Site, clean_db: AsyncEngine
+) -> None:
+    async with AsyncSession(clean_db) as session:  # 55 recorded changes: a page of 50, then 5
+        session.add_all(
+            AuditEntry(actor="api-key:admin", action="settings.update", resource_type="settings",
+                       resource_id="1", after={"retry_horizon_seconds": 3600 + n})
+            for n in range(55)
+        )  # fmt: skip
+        await session.commit()
     page = await _admin(context, site)
     await page.click("nav >> text=Audit log")
     await page.fill("input[name=action]", "settings.update")
