@@ -56,7 +56,6 @@ async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
 
             page = await browser.new_page(viewport={"width": 1360, "height": 900})
             await sign_in(page, base, ADMIN_KEY)
-            await page.screenshot(path=SHOTS / "overview.png", full_page=True)
 
             # 1. where is it? the timeline shows the dead delivery and the CRM's answer
             await page.click("nav >> text=Record timeline")
@@ -124,6 +123,7 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
     browser: Browser, clean_db: AsyncEngine, pg_url: str
 ) -> None:
     """The acceptance story with the commonest cause: nobody created the doctor's account in the CRM."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with simulated_world() as world:
         org = world.orgs[0]
         await world.connect(clean_db, org, name="EU Medical CRM")
@@ -193,6 +193,7 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
             await expect(row.locator("td").nth(6)).not_to_have_text("0")  # delivered in the last hour
             busy = row.locator("svg.chart rect title", has_text=re.compile(r"^[1-9]\d* delivered"))
             await expect(busy.first).to_be_attached()  # the chart's bar for these minutes
+            await page.screenshot(path=SHOTS / "overview.png", full_page=True)
             await context.close()
 
 

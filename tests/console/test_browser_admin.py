@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from tests.api.operator.conftest import ADMIN_KEY, add_delivery
 from tests.console.browsing import accept_confirmations, sign_in
 from tests.e2e.harness import SF_CLIENT_SECRET, Org, bridge_server, simulated_world
 
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 INTERACTION = "Vault_Clinical_Interaction_vod__c"
 CHANNEL = "Call_Channel_vod__c"
 PICKLIST = "Call Channel: bad value for restricted picklist field: Face_to_face_vod (record V6A00000000{})"
@@ -95,6 +97,7 @@ async def test_a_connection_is_created_tested_fixed_edited_activated_rotated_and
         await page.click("button:has-text('Test connection')")
         await expect(page.locator(".report h2")).to_have_text("Test: something is missing")
         await expect(page.locator(".report tr.missing")).to_contain_text(CHANNEL)
+        await page.screenshot(path=SHOTS / "connection-test.png", full_page=True)
         org.state.schema.set_field(INTERACTION, channel)  # the CRM admin grants field access
         await page.click("button:has-text('Test connection')")
         await expect(page.locator(".report h2")).to_have_text("Test: everything the bridge needs is there")

@@ -181,3 +181,26 @@ async def test_an_admin_creates_a_connection_and_sees_the_secret_once(console: C
     listed = (await console.client.get("/console/connections")).text
     assert "EU CRM" in listed
     assert "New connection" not in listed
+
+
+async def test_an_active_connection_is_not_deleted_and_the_page_says_why(console: Console) -> None:
+    csrf = await console.sign_in("admin")
+    form = {"csrf_token": csrf, "name": "Live CRM", "platform": "salesforce", "active": "on",
+            "crm_login_url": "https://live.my.salesforce.com", "crm_client_id": "cid", "crm_client_secret": "s"}  # fmt: skip
+    created = await console.client.post("/console/connections", data=form)
+    assert created.status_code == 200, created.text
+    connection_id = created.text.split('action="/console/connections/')[1].split("/")[0]
+    assert "Delete</button>" not in created.text  # offered only once inactive
+    refused = await console.client.post(
+        f"/console/connections/{connection_id}/delete", data={"csrf_token": csrf}
+    )
+    assert refused.status_code == 409
+    assert 'class="error"' in refused.text
+    assert "Live CRM" in refused.text  # still on the connection's page
+    await console.client.post(f"/console/connections/{connection_id}/deactivate", data={"csrf_token": csrf})
+    deleted = await console.client.post(
+        f"/console/connections/{connection_id}/delete", data={"csrf_token": csrf}
+    )
+    assert deleted.status_code == 200
+    assert f"Connection {connection_id} deleted; 0 waiting deliveries discarded." in deleted.text
+    assert "No connections yet." in deleted.text
