@@ -144,14 +144,16 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
             page = await context.new_page()
             await sign_in(page, base, ADMIN_KEY)
 
-            # the overview: a Transfer run gives up on the person and dead-letters the activity
+            # the overview: one delivery waiting for a week; a Transfer run gives up on the person
+            row = page.locator("tr:has-text('EU Medical CRM')")
+            await expect(row.locator("td").nth(3)).to_have_text("1")  # open
+            await expect(row.locator("td").nth(5)).to_have_text(re.compile(r"^8 d "))  # lag
             await page.click("button:has-text('Run the Transfer job now')")
             await expect(page.locator(".notice")).to_contain_text("Transfer run 1 started")
             await eventually(lambda: _status_of(clean_db, activity_id), lambda s: "dead" in s, timeout=30)
             await page.click("nav >> text=Overview")
             runs = page.locator("h2:has-text('Transfer runs') ~ table tbody tr")
             await expect(runs.first).to_contain_text("manual")
-            row = page.locator("tr:has-text('EU Medical CRM')")
             await expect(row.locator("a.dead")).to_have_text("1")
 
             # why is it missing? the timeline says: no CRM account matched the person
@@ -188,6 +190,10 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
             await page.click("button:has-text('Find')")
             link = page.locator(f"a[href='{org.url}/{arrived['Id']}']")
             await expect(link).to_have_text(arrived["Id"])
+            await expect(page.locator(".delivery .status-delivered").first).to_be_visible()
+            await page.fill("input[name=id]", arrived["Id"])  # the CRM's id finds the same story
+            await page.click("button:has-text('Find')")
+            await expect(page.locator("section.event").first).to_contain_text(activity_id)
             await expect(page.locator(".delivery .status-delivered").first).to_be_visible()
             await page.click("nav >> text=Overview")
             await expect(row.locator("td").nth(6)).not_to_have_text("0")  # delivered in the last hour
