@@ -120,7 +120,8 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handler(request)
             except SignInRequired as exc:
-                target = f"/sign-in?next={quote(request.url.path)}"
+                back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                target = f"/sign-in?next={quote(back, safe='/')}"  # the search or filter survives
                 if exc.reason:
                     target += "&reason=" + quote(exc.reason)
                 return see_other(target)

@@ -325,3 +325,8 @@ async def test_a_viewer_sees_no_write_controls_and_its_posts_are_refused(
     assert (after["name"], after["active"]) == ("Read-only CRM", False)
     assert site.api("GET", "/api/v1/settings")["retry_horizon_seconds"] != 60
     assert [k["name"] for k in site.api("GET", "/api/v1/api-keys")["items"]] == ["auditor"]
+
+    await page.click("button:has-text('Sign out')")
+    await expect(page.locator("h1")).to_have_text("Sign in")
+    await page.goto(site.base + "/console/settings")
+    await expect(page.locator("h1")).to_have_text("Sign in")  # the cookie is gone

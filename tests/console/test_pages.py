@@ -204,3 +204,19 @@ async def test_an_active_connection_is_not_deleted_and_the_page_says_why(console
     assert deleted.status_code == 200
     assert f"Connection {connection_id} deleted; 0 waiting deliveries discarded." in deleted.text
     assert "No connections yet." in deleted.text
+
+
+async def test_signing_in_returns_to_the_page_asked_for_with_its_query(console: Console) -> None:
+    asked = await console.client.get("/console/records", params={"id": "V6A000000004242"})
+    assert asked.status_code == 303
+    page = await console.client.get(asked.headers["location"])
+    next_value = page.text.split('name="next" value="')[1].split('"')[0]
+    assert next_value == "/console/records?id=V6A000000004242"
+    signed = await console.client.post(
+        "/console/sign-in", data={"api_key": console.keys["viewer"], "next": next_value}
+    )
+    assert signed.headers["location"] == "/console/records?id=V6A000000004242"
+    elsewhere = await console.client.post(
+        "/console/sign-in", data={"api_key": console.keys["viewer"], "next": "https://evil.example/console/"}
+    )
+    assert elsewhere.headers["location"] == "/console/"  # never an open redirect
