@@ -288,6 +288,24 @@ async def test_an_operator_discards_one_dead_letter_and_then_a_whole_cause_after
     await expect(page.locator("tbody")).to_contain_text("channel retired in this org")
 
 
+async def test_an_operator_replays_one_dead_letter_from_its_timeline_after_a_dry_run(
+    context: BrowserContext, site: Site, clean_db: AsyncEngine
+) -> None:
+    dead = await add_delivery(clean_db, source_id="V6A000000006160", last_error="no such study")
+    page = await context.new_page()
+    await sign_in(page, site.base, site.key("operator", "ops"))
+    await page.goto(f"{site.base}/console/records?id=V6A000000006160")
+    await page.click("button:has-text('Replay… (dry run first)')")
+    await expect(page.locator("#plan")).to_contain_text("It becomes pending and is sent again now")
+    assert (await _statuses(clean_db))[dead] == "dead"  # a dry run changes nothing
+    await page.click("button:has-text('Replay 1 now')")
+    await expect(page.locator(".notice")).to_have_text(
+        f"Delivery {dead} is pending again: its lane was woken."
+    )
+    [entry] = site.api("GET", "/api/v1/audit-log", params={"action": "delivery.replay"})["items"]
+    assert (entry["resource_id"], entry["actor"].endswith("(ops)")) == (str(dead), True)
+
+
 async def test_a_viewer_sees_no_write_controls_and_its_posts_are_refused(
     context: BrowserContext, site: Site, clean_db: AsyncEngine
 ) -> None:
