@@ -81,6 +81,13 @@ async def test_a_connection_is_created_tested_fixed_edited_activated_rotated_and
     try:
         await page.click("nav >> text=Connections")
         await page.click("text=New connection")
+        await page.select_option(
+            "form.inline select[name=platform]", "vault"
+        )  # the form follows the platform
+        await expect(page.locator("input[name=crm_vault_url]")).to_be_visible()
+        await expect(page.locator("input[name=crm_api_version]")).to_have_value("v25.2")
+        await page.select_option("select[name=platform]", "salesforce")
+        await expect(page.locator("input[name=crm_login_url]")).to_be_visible()
         await page.fill("input[name=name]", "US Medical CRM")
         await page.fill("input[name=crm_login_url]", org.url)
         await page.fill("input[name=crm_client_id]", org.client_id)
