@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -126,10 +127,32 @@ class ConsoleRoute(APIRoute):
                     target += "&reason=" + quote(exc.reason)
                 return see_other(target)
             except WriteRefused as exc:
-                return render(request, "refused.html", None, status_code=403, code="CSRF", detail=str(exc))
+                return render(
+                    request, "refused.html", None, status_code=403, status=403, code="CSRF", detail=str(exc)
+                )
             except ApiRefused as exc:
                 return render(
-                    request, "refused.html", None, status_code=exc.status, code=exc.code, detail=exc.detail
+                    request,
+                    "refused.html",
+                    None,
+                    status_code=exc.status,
+                    status=exc.status,
+                    code=exc.code,
+                    detail=exc.detail,
+                )
+            except RequestValidationError as exc:  # a tampered or oversized form field: a page, not JSON
+                fields = "; ".join(
+                    f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
+                    for e in exc.errors()
+                )
+                return render(
+                    request,
+                    "refused.html",
+                    None,
+                    status_code=422,
+                    status=422,
+                    code="VALIDATION_FAILED",
+                    detail=fields,
                 )
 
         return run

@@ -220,3 +220,21 @@ async def test_signing_in_returns_to_the_page_asked_for_with_its_query(console: 
         "/console/sign-in", data={"api_key": console.keys["viewer"], "next": "https://evil.example/console/"}
     )
     assert elsewhere.headers["location"] == "/console/"  # never an open redirect
+
+
+async def test_a_field_the_console_cannot_take_is_answered_with_a_page(console: Console) -> None:
+    csrf = await console.sign_in("operator")
+    long_id = await console.client.get("/console/records", params={"id": "V" * 65})
+    assert long_id.status_code == 422
+    assert "text/html" in long_id.headers["content-type"]
+    assert "VALIDATION_FAILED" in long_id.text
+    assert "<h1>Not done</h1>" in long_id.text
+    tampered = await console.client.post(
+        "/console/dead-letters/0123456789abcdef/replay",
+        data={"csrf_token": csrf, "up_to_id": "many", "as_of": "2026-11-20T10:00:00+00:00"},
+    )
+    assert tampered.status_code == 422
+    assert "up_to_id" in tampered.text
+    missing = await console.client.get("/console/connections/conn_nothing")
+    assert missing.status_code == 404
+    assert "<h1>Not found</h1>" in missing.text
