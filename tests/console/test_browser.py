@@ -141,6 +141,8 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
                     {"s": activity_id},
                 )
             context = await browser.new_context(viewport={"width": 1360, "height": 900})
+            fetched: list[str] = []
+            context.on("request", lambda r: fetched.append(r.url))
             page = await context.new_page()
             await sign_in(page, base, ADMIN_KEY)
 
@@ -201,6 +203,8 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
             await expect(busy.first).to_be_attached()  # the chart's bar for these minutes
             await page.screenshot(path=SHOTS / "overview.png", full_page=True)
             await context.close()
+    assert any(u.endswith("/console/static/htmx.min.js") for u in fetched)
+    assert [u for u in fetched if not u.startswith(base + "/console/")] == []  # nothing from elsewhere
 
 
 async def test_a_viewer_gets_no_write_button_and_the_server_refuses_the_post(
