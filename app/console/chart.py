@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT, AXIS = 360, 90, 16
+WIDTH, HEIGHT, AXIS, HEADROOM = 360, 90, 16, 14  # headroom: the max label sits above the bars
 
 
 def bars(values: list[int], *, since: datetime, bucket: timedelta, label: str) -> Markup:
@@ -20,7 +20,7 @@ def bars(values: list[int], *, since: datetime, bucket: timedelta, label: str) -
         f'<line x1="0" y1="{plot}" x2="{WIDTH}" y2="{plot}" class="axis"/>',
     ]
     for i, value in enumerate(values):
-        height = round(plot * value / top, 1)
+        height = round((plot - HEADROOM) * value / top, 1)
         start = since + i * bucket
         tip = f"{value} delivered {start:%H:%M}–{start + bucket:%H:%M} UTC"
         parts.append(

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -120,15 +121,38 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handler(request)
             except SignInRequired as exc:
-                target = f"/sign-in?next={quote(request.url.path)}"
+                back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                target = f"/sign-in?next={quote(back, safe='/')}"  # the search or filter survives
                 if exc.reason:
                     target += "&reason=" + quote(exc.reason)
                 return see_other(target)
             except WriteRefused as exc:
-                return render(request, "refused.html", None, status_code=403, code="CSRF", detail=str(exc))
+                return render(
+                    request, "refused.html", None, status_code=403, status=403, code="CSRF", detail=str(exc)
+                )
             except ApiRefused as exc:
                 return render(
-                    request, "refused.html", None, status_code=exc.status, code=exc.code, detail=exc.detail
+                    request,
+                    "refused.html",
+                    None,
+                    status_code=exc.status,
+                    status=exc.status,
+                    code=exc.code,
+                    detail=exc.detail,
+                )
+            except RequestValidationError as exc:  # a tampered or oversized form field: a page, not JSON
+                fields = "; ".join(
+                    f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
+                    for e in exc.errors()
+                )
+                return render(
+                    request,
+                    "refused.html",
+                    None,
+                    status_code=422,
+                    status=422,
+                    code="VALIDATION_FAILED",
+                    detail=fields,
                 )
 
         return run
@@ -171,6 +195,15 @@ def span(value: timedelta | None) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
+def seconds(value: Any) -> str:
+    """A number of seconds as a duration; what the operator typed, unchanged, when it is not one."""
+    try:
+        return span(timedelta(seconds=int(value)))
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+
+
 templates.env.filters["when"] = when
+templates.env.filters["seconds"] = seconds
 templates.env.filters["span"] = span
 templates.env.globals["csrf_field"] = CSRF_FIELD

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from tests.api.operator.conftest import ADMIN_KEY
 from tests.conftest import make_settings, running_app
+from tests.console.browsing import launched_chromium
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
@@ -47,3 +49,10 @@ async def console(clean_db: AsyncEngine, pg_url: str) -> AsyncIterator[Console]:
             )
             keys[role] = made.json()["key"]
         yield Console(client, keys)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One chromium for every browser test of the session (each test opens its own context)."""
+    async with launched_chromium() as launched:
+        yield launched

@@ -181,3 +181,60 @@ async def test_an_admin_creates_a_connection_and_sees_the_secret_once(console: C
     listed = (await console.client.get("/console/connections")).text
     assert "EU CRM" in listed
     assert "New connection" not in listed
+
+
+async def test_an_active_connection_is_not_deleted_and_the_page_says_why(console: Console) -> None:
+    csrf = await console.sign_in("admin")
+    form = {"csrf_token": csrf, "name": "Live CRM", "platform": "salesforce", "active": "on",
+            "crm_login_url": "https://live.my.salesforce.com", "crm_client_id": "cid", "crm_client_secret": "s"}  # fmt: skip
+    created = await console.client.post("/console/connections", data=form)
+    assert created.status_code == 200, created.text
+    connection_id = created.text.split('action="/console/connections/')[1].split("/")[0]
+    assert "Delete</button>" not in created.text  # offered only once inactive
+    refused = await console.client.post(
+        f"/console/connections/{connection_id}/delete", data={"csrf_token": csrf}
+    )
+    assert refused.status_code == 409
+    assert 'class="error"' in refused.text
+    assert "Live CRM" in refused.text  # still on the connection's page
+    await console.client.post(f"/console/connections/{connection_id}/deactivate", data={"csrf_token": csrf})
+    deleted = await console.client.post(
+        f"/console/connections/{connection_id}/delete", data={"csrf_token": csrf}
+    )
+    assert deleted.status_code == 200
+    assert f"Connection {connection_id} deleted; 0 waiting deliveries discarded." in deleted.text
+    assert "No connections yet." in deleted.text
+
+
+async def test_signing_in_returns_to_the_page_asked_for_with_its_query(console: Console) -> None:
+    asked = await console.client.get("/console/records", params={"id": "V6A000000004242"})
+    assert asked.status_code == 303
+    page = await console.client.get(asked.headers["location"])
+    next_value = page.text.split('name="next" value="')[1].split('"')[0]
+    assert next_value == "/console/records?id=V6A000000004242"
+    signed = await console.client.post(
+        "/console/sign-in", data={"api_key": console.keys["viewer"], "next": next_value}
+    )
+    assert signed.headers["location"] == "/console/records?id=V6A000000004242"
+    elsewhere = await console.client.post(
+        "/console/sign-in", data={"api_key": console.keys["viewer"], "next": "https://evil.example/console/"}
+    )
+    assert elsewhere.headers["location"] == "/console/"  # never an open redirect
+
+
+async def test_a_field_the_console_cannot_take_is_answered_with_a_page(console: Console) -> None:
+    csrf = await console.sign_in("operator")
+    long_id = await console.client.get("/console/records", params={"id": "V" * 65})
+    assert long_id.status_code == 422
+    assert "text/html" in long_id.headers["content-type"]
+    assert "VALIDATION_FAILED" in long_id.text
+    assert "<h1>Not done</h1>" in long_id.text
+    tampered = await console.client.post(
+        "/console/dead-letters/0123456789abcdef/replay",
+        data={"csrf_token": csrf, "up_to_id": "many", "as_of": "2026-11-20T10:00:00+00:00"},
+    )
+    assert tampered.status_code == 422
+    assert "up_to_id" in tampered.text
+    missing = await console.client.get("/console/connections/conn_nothing")
+    assert missing.status_code == 404
+    assert "<h1>Not found</h1>" in missing.text

@@ -11,7 +11,12 @@ from app.console.web import Operator, OperatorDep, WriterDep, console_router, re
 
 router = console_router()
 AUDIT_PAGE = 50
-SETTING_FIELDS = ("ctms_person_field", "crm_account_field", "max_attempts", "unmatched_max_age_seconds")
+SETTING_FIELDS = (
+    "ctms_person_field",
+    "crm_account_field",
+    "retry_horizon_seconds",
+    "unmatched_max_age_seconds",
+)
 SWITCHES = ("automate_monitoring_events", "automate_communication_log_items")
 
 
@@ -93,4 +98,5 @@ async def audit_log_page(
         next_cursor=answer["next_cursor"],
         action=action,
         resource_type=resource_type,
+        cursor=cursor,
     )

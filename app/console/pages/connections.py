@@ -8,7 +8,7 @@ from fastapi import Request, Response
 
 from app.console.operator_api import ApiRefused
 from app.console.pages import connection_forms
-from app.console.web import Operator, OperatorDep, WriterDep, console_router, render, see_other
+from app.console.web import Operator, OperatorDep, WriterDep, console_router, render
 
 router = console_router()
 ONE = "/api/v1/connections/{}"
@@ -19,10 +19,14 @@ def _new_values(platform: str) -> dict[str, Any]:
     return {"platform": platform, "crm_api_version": version, "sync_studies_and_sites": "on"}
 
 
+async def _list(request: Request, op: Operator, **extra: Any) -> Response:
+    items = (await op.api.get("/api/v1/connections", limit=500))["items"]
+    return render(request, "connections.html", op, connections=items, **extra)
+
+
 @router.get("/connections")
 async def connections_page(request: Request, op: OperatorDep) -> Response:
-    items = (await op.api.get("/api/v1/connections", limit=500))["items"]
-    return render(request, "connections.html", op, connections=items)
+    return await _list(request, op)
 
 
 @router.get("/connections/new")
@@ -110,6 +114,13 @@ async def retire_previous(connection_id: str, request: Request, op: WriterDep) -
 
 
 @router.post("/connections/{connection_id}/delete")
-async def delete(connection_id: str, op: WriterDep) -> Response:
-    await op.api.call("DELETE", ONE.format(connection_id))
-    return see_other("/connections")
+async def delete(connection_id: str, request: Request, op: WriterDep) -> Response:
+    try:
+        deleted = await op.api.call("DELETE", ONE.format(connection_id))
+    except ApiRefused as exc:
+        if exc.status != 409:  # CONNECTION_ACTIVE: say so on the connection's own page
+            raise
+        return await _detail(request, op, connection_id, error=exc.detail, status_code=409)
+    waiting = deleted["deliveries_discarded"]
+    notice = f"Connection {connection_id} deleted; {waiting} waiting deliver{'y' if waiting == 1 else 'ies'} discarded."
+    return await _list(request, op, notice=notice)

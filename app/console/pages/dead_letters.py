@@ -141,7 +141,8 @@ async def act_on_one(
 async def _each(
     op: Operator, action: Action, ids: list[int], reason: str, *, strict: bool = False
 ) -> tuple[int, int]:
-    """One API call per delivery, oldest first. A 409 (the delivery moved on since) is counted, not fatal."""
+    """One API call per delivery, oldest first. A 409 or 404 (the delivery moved on or was pruned since)
+    is counted, not fatal."""
     done = skipped = 0
     body = {"reason": reason} if action == "discard" else None
     for delivery_id in ids:
@@ -149,7 +150,7 @@ async def _each(
             await op.api.post(f"/api/v1/deliveries/{delivery_id}/{action}", body)
             done += 1
         except ApiRefused as exc:
-            if exc.status != 409 or strict:
+            if exc.status not in (404, 409) or strict:
                 raise
             skipped += 1
     return done, skipped
