@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
+# Screenshots go to the README's docs/console/ only when asked (BRIDGE_CONSOLE_SCREENSHOTS=1), so an
+# ordinary test run leaves the checkout untouched.
+SHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "console"
+    if os.environ.get("BRIDGE_CONSOLE_SCREENSHOTS") == "1"
+    else Path(tempfile.mkdtemp(prefix="bridge-console-shots-"))
+)
 
 
 @asynccontextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, expect
@@ -20,11 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.operator.conftest import ADMIN_KEY
-from tests.console.browsing import sign_in
+from tests.console.browsing import SHOTS, sign_in
 from tests.e2e.harness import account, activity, bridge_server, interactions, person, simulated_world, study
 from tests.processes import eventually
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 INTERACTION = "Vault_Clinical_Interaction_vod__c"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.models import AuditEntry
 from tests.api.operator.conftest import ADMIN_KEY, add_delivery
-from tests.console.browsing import accept_confirmations, sign_in
+from tests.console.browsing import SHOTS, accept_confirmations, sign_in
 from tests.e2e.harness import SF_CLIENT_SECRET, Org, bridge_server, simulated_world
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 INTERACTION = "Vault_Clinical_Interaction_vod__c"
 CHANNEL = "Call_Channel_vod__c"
 PICKLIST = "Call Channel: bad value for restricted picklist field: Face_to_face_vod (record V6A00000000{})"
