@@ -37,7 +37,18 @@ def one_call_in_flight() -> None:
     os.environ["BRIDGE_CONNECTION_CONCURRENCY"] = "1"
 
 
-WORKER_VARIANTS: dict[str, Callable[[], None]] = {"one_call_in_flight": one_call_in_flight}
+def asyncio_loop() -> None:
+    import asyncio
+
+    import app.worker.main
+
+    app.worker.main.run_loop = asyncio.run  # type: ignore[assignment]
+
+
+WORKER_VARIANTS: dict[str, Callable[[], None]] = {
+    "one_call_in_flight": one_call_in_flight,
+    "asyncio_loop": asyncio_loop,
+}
 
 
 def main() -> None:

@@ -165,7 +165,9 @@ async def test_a_backlog_leaves_in_full_batches_and_a_stream_in_few_calls(
         assert sum(c.records for c in backlog) == 1000
         assert sum(1 for c in backlog if c.records == 200) >= partitions - 1
         stream = calls[len(backlog) :]
-        assert len(stream) <= 80, [c.records for c in stream]  # 1,000 events: not one call per event
+        # 1,000 events: not one call per event. The streaming gather is kept short (0.1 s) so a trickle
+        # reaches the CRM within ~250 ms of its webhook; a fast stream still averages ≥ 8 per call.
+        assert len(stream) <= 125, [c.records for c in stream]
         assert max(c.records for c in calls) <= 200
 
 

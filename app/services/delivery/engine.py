@@ -30,8 +30,9 @@ from app.services.delivery.work import LaneWork
 
 log = get_logger(__name__)
 # How long the next batch of a streaming lane waits for company (an idle lane sends at once), and how
-# recently a lane must have sent (in this process) to count as streaming.
-STREAM_GATHER_SECONDS = 0.75
+# recently a lane must have sent (in this process) to count as streaming. The window is short enough for
+# a trickle to arrive within ~250 ms of its webhook, long enough that a fast stream is not a call per event.
+STREAM_GATHER_SECONDS = 0.1
 STREAMING_SECONDS = 1.0
 _last_sent: dict[str, float] = {}
 
