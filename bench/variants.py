@@ -12,6 +12,7 @@ Of `bridge worker` (`python -m bench.variants worker NAME`, `bench.delivery --va
 
 - ``one_call_in_flight``: `BRIDGE_CONNECTION_CONCURRENCY=1`, one lane partition per connection and object,
   so at most one call in flight per target, as before lanes were partitioned.
+- ``asyncio_loop``: the worker on asyncio's own event loop instead of uvloop.
 """
 
 from __future__ import annotations
