@@ -7,6 +7,8 @@ delivery engine. Which connections get what follows SPEC.md section 2.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,6 @@ from app.logging import get_logger
 from app.models import (
     AccountMatch,
     Connection,
-    Delivery,
     DeliveryStatus,
     EventStatus,
     GlobalSettings,
@@ -36,6 +37,30 @@ SITE = "site__v"
 PERSON = "person__sys"
 MONITORING_EVENT = "monitoring_event__v"
 COMMUNICATION_LOG = "study_communication_log__ctms"
+
+
+@dataclass(slots=True)
+class PlannedDelivery:
+    """A delivery the planner decided on, as the row to insert. A plain object, not an ORM `Delivery`
+    (building one of those costs ~0.17 ms, more than the rest of planning an event); the columns left
+    out (attempts, next_attempt_at, created_at, …) take their defaults in the INSERT."""
+
+    event_id: int | None
+    connection_id: str | None
+    direction: str
+    operation: str
+    lane: str
+    source_object: str
+    source_id: str
+    source_modified_at: datetime | None
+    status: str = DeliveryStatus.PENDING
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _PLANNED_COLUMNS}
+
+
+_PLANNED_COLUMNS = tuple(PlannedDelivery.__dataclass_fields__)
 
 
 @dataclass
@@ -62,11 +87,11 @@ def _delivery(
     op: Op,
     kind: LaneKind,
     partitions: int,
-    **kw: object,
-) -> Delivery:
+    status: str = DeliveryStatus.PENDING,
+) -> PlannedDelivery:
     # the medical lane takes every connection's calls: a record is a (connection, call) pair there
     record_key = f"{connection_id}:{event.record_id}" if kind.writes_to_ctms else str(event.record_id)
-    return Delivery(
+    return PlannedDelivery(
         event_id=event.id,
         connection_id=connection_id,
         direction=direction,
@@ -75,13 +100,13 @@ def _delivery(
         source_object=event.object or "",
         source_id=event.record_id or "",
         source_modified_at=event.source_modified_at,
-        **kw,  # type: ignore[arg-type]
+        status=status,
     )
 
 
 def plan_ctms(
     event: InboxEvent, active: list[Connection], settings: GlobalSettings, partitions: int = 1
-) -> list[Delivery]:
+) -> list[PlannedDelivery]:
     deleted = event.type == "ctms.record.deleted"
     obj = event.object
     if obj == ACTIVITY:
@@ -108,7 +133,7 @@ def plan_ctms(
     return []
 
 
-def plan_crm(event: InboxEvent, connection: Connection | None, partitions: int = 1) -> list[Delivery]:
+def plan_crm(event: InboxEvent, connection: Connection | None, partitions: int = 1) -> list[PlannedDelivery]:
     if connection is None or event.connection_id is None:
         return []  # the connection was deleted after the event was accepted
     deliveries = _plan_crm(event, connection, partitions)
@@ -118,7 +143,7 @@ def plan_crm(event: InboxEvent, connection: Connection | None, partitions: int =
     return deliveries
 
 
-def _plan_crm(event: InboxEvent, connection: Connection, partitions: int) -> list[Delivery]:
+def _plan_crm(event: InboxEvent, connection: Connection, partitions: int) -> list[PlannedDelivery]:
     if event.type == "crm.call.deleted":
         # F4: applied when the Transfer job next runs, as the product has always done
         return [
@@ -161,7 +186,7 @@ async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int 
     active = await connections_repo.list_active(session)
     by_id = {c.id: c for c in active}
     settings = await connections_repo.global_settings(session)
-    planned: dict[int, list[Delivery]] = {}
+    planned: dict[int, list[PlannedDelivery]] = {}
     failed: list[int] = []
     for event in events:
         assert event.id is not None
@@ -177,7 +202,7 @@ async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int 
         async with session.begin_nested():
             if persons:
                 await session.execute(delete(AccountMatch).where(col(AccountMatch.person_id).in_(persons)))
-            await deliveries_repo.add_many(session, [_row(d) for ds in planned.values() for d in ds])
+            await deliveries_repo.add_many(session, [d.row() for ds in planned.values() for d in ds])
     except Exception:
         log.exception("batch_planning_failed", events=len(events))
         return await _plan_one_by_one(session, events, active, by_id, settings, partitions)
@@ -191,11 +216,6 @@ async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int 
 
 
 _FAILED = "the bridge could not plan this event"
-_COLUMNS = [c.name for c in Delivery.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
-
-
-def _row(d: Delivery) -> dict[str, object]:
-    return {name: getattr(d, name) for name in _COLUMNS}
 
 
 def _deliveries_for(
@@ -204,7 +224,7 @@ def _deliveries_for(
     by_id: dict[str, Connection],
     settings: GlobalSettings,
     partitions: int,
-) -> list[Delivery]:
+) -> list[PlannedDelivery]:
     if event.source == "ctms":
         return [] if _is_ctms_echo(event) else plan_ctms(event, active, settings, partitions)
     if is_crm_echo(event):
@@ -246,9 +266,9 @@ async def _plan_one(
     by_id: dict[str, Connection],
     settings: GlobalSettings,
     partitions: int,
-) -> list[Delivery]:
+) -> list[PlannedDelivery]:
     if event.source == "ctms" and event.object == PERSON and event.record_id:
         await _forget_person_matches(session, event.record_id)
     deliveries = _deliveries_for(event, active, by_id, settings, partitions)
-    await deliveries_repo.add_many(session, [_row(d) for d in deliveries])
+    await deliveries_repo.add_many(session, [d.row() for d in deliveries])
     return deliveries
