@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.clients.registry import ClientRegistry
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker, is_postgres
+from app.db import POOL_OVERFLOW, POOL_SIZE, create_engine, create_sessionmaker, is_postgres
 from app.logging import get_logger
 from app.repositories.inbox_writer import MAX_FLUSHES, InboxWriter
 from app.services.wakeups import PlannerDoorbell
 from app.worker.queue import JobQueue
 
 log = get_logger(__name__)
+RESERVED = 4  # pooled connections left for the planner, the sweeper and the Transfer job
 
 
 @dataclass
@@ -33,6 +35,11 @@ class Resources:
     inbox_writer: InboxWriter
     ingest_engine: AsyncEngine
     doorbell: PlannerDoorbell
+    # A lane drain holds two pooled connections (its lock's and its work's): at most this many drains
+    # run at once per process, so they can never take the whole pool and wait on each other for ever.
+    drain_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(max(1, (POOL_SIZE + POOL_OVERFLOW - RESERVED) // 2))
+    )
 
     @classmethod
     async def open(cls, settings: Settings, queue: JobQueue) -> Resources:

@@ -50,6 +50,7 @@ class VaultClient:
         self._http = http
         self._creds = credentials
         self.target = target
+        self.base_url = credentials.url.rstrip("/")  # which vault: what cached reads are keyed by
         self._session_id: str | None = None
         self._login_lock = asyncio.Lock()
         self.burst_limit: int | None = None

@@ -7,6 +7,7 @@ first, one call per batch) deterministically. The simulators are real HTTP serve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,3 +163,31 @@ async def test_the_study_and_site_are_written_before_the_activity_that_needs_the
     [interaction] = interactions(org)
     assert interaction["Clinical_Study_vod__c"]
     assert interaction["Clinical_Site_vod__c"]
+
+
+async def test_many_lanes_drained_at_once_never_run_the_connection_pool_dry(
+    clean_db: AsyncEngine, pg_url: str
+) -> None:
+    """Each drain holds two pooled connections (its lock's and its work's). Forty drains at once in one
+    process (ten connections × four partitions, within a worker's job slots) must all finish, instead of
+    each holding a lock connection and waiting for a second one until the pool gives up."""
+    with simulated_world(salesforce_orgs=10) as world:
+        settings = make_settings(pg_url, connection_concurrency=PARTITIONS, **world.settings_values())
+        resources = await Resources.open(settings, InProcessQueue({}))
+        try:
+            for org in world.orgs:
+                await world.connect(clean_db, org, sync_studies_and_sites=False)
+                account(org, "HCP-4")
+            person_id = person(world.vault, "HCP-4")
+            study_id = study(world.vault)
+            records = [activity(world.vault, person_id, study_id, subject__v=f"call {n}") for n in range(40)]
+            await store(resources, *(changed(r) for r in records))
+            lanes: set[str] = set()
+            async with resources.sessionmaker() as session, session.begin():
+                lanes = (await planning.plan_pending(session, partitions=PARTITIONS)).lanes
+            assert len(lanes) == 10 * PARTITIONS
+            await asyncio.wait_for(asyncio.gather(*(drain_lane(resources, lane) for lane in lanes)), 60)
+        finally:
+            await resources.close()
+        assert [len(interactions(org)) for org in world.orgs] == [40] * 10
+        assert set(await statuses(clean_db)) == {"delivered"}

@@ -15,6 +15,7 @@ from typing import Any
 
 from app import metrics
 from app.clients.errors import ClientError
+from app.clients.salesforce import MAX_BATCH as SALESFORCE_BATCH
 from app.context import Resources
 from app.logging import get_logger
 from app.models import Delivery, DeliveryStatus, utcnow
@@ -48,6 +49,11 @@ async def drain_lane(resources: Resources, lane: str) -> DrainStats:
     in flight new work gathers into the next claim, so a backlog leaves in full batches. The other
     partitions of the connection are drained side by side (other jobs), each with its call in flight."""
     stats = DrainStats()
+    async with resources.drain_slots:
+        return await _drain(resources, lane, stats)
+
+
+async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainStats:
     while True:
         async with lane_lock(resources.engine, lane) as held:
             if not held:
@@ -69,7 +75,7 @@ async def _gather(resources: Resources, lane: str) -> None:
     while True:
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
-        if due == 0 or due >= batch_size(lane) or oldest is None:
+        if due == 0 or due >= SALESFORCE_BATCH or oldest is None:
             return
         waited = (utcnow() - oldest).total_seconds()
         if waited >= STREAM_GATHER_SECONDS:
@@ -80,14 +86,16 @@ async def _gather(resources: Resources, lane: str) -> None:
 async def _one_batch(resources: Resources, lane: str, stats: DrainStats) -> bool:
     owner = resources.worker_id
     async with resources.sessionmaker() as session, session.begin():
+        every = {c.id: c for c in await connections_repo.list_all(session)}
+        size = batch_size(lane, every)
         batch = await deliveries_repo.claim(
-            session, lane, owner, utcnow(), resources.settings.lease_seconds, batch_size(lane)
+            session, lane, owner, utcnow(), resources.settings.lease_seconds, size
         )
         if not batch:
             return False
         events = await deliveries_repo.events_for(session, batch)
         connection_ids = {d.connection_id for d in batch if d.connection_id}
-        connections = {c.id: c for c in await connections_repo.list_all(session) if c.id in connection_ids}
+        connections = {i: c for i, c in every.items() if i in connection_ids}
         settings = await connections_repo.global_settings(session)
     work = LaneWork(resources, resources.clients, lane, batch, events, connections, settings)
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from app.clients.salesforce import MAX_BATCH as SALESFORCE_BATCH
 from app.clients.vault import MAX_BATCH as VAULT_BATCH
 from app.domain.lanes import Lane, LaneKind
@@ -27,7 +30,11 @@ def handler_for(lane: str) -> Handler:
         raise LookupError(f"no handler for lane {lane!r}") from None
 
 
-def batch_size(lane: str) -> int:
-    # Salesforce takes 200 records per collection call, Vault 500: claim what one call can carry
-    # (a Vault CRM connection's lanes then take two Salesforce-sized batches per call at most).
-    return VAULT_BATCH if Lane.parse(lane).kind.writes_to_ctms else SALESFORCE_BATCH
+def batch_size(lane: str, connections: Mapping[str, Any]) -> int:
+    """What one write call can carry: Salesforce takes 200 records per collection call, Vault 500 (the
+    CTMS, and a Vault CRM connection's lanes)."""
+    parsed = Lane.parse(lane)
+    if parsed.kind.writes_to_ctms:
+        return VAULT_BATCH
+    connection = connections.get(parsed.connection_id or "")
+    return VAULT_BATCH if getattr(connection, "platform", None) == "vault" else SALESFORCE_BATCH

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.clients.crm import vault_read_by_ids
-from app.domain.ctms import CtmsActivity, parse_ctms_activity, parse_vault_user
+from app.domain.ctms import CtmsActivity, parse_ctms_activity
 from app.domain.errors import MappingError
 from app.domain.mapping.activities import clinical_activity_to_interaction, interaction_deletion
 from app.domain.names import CtmsNames
 from app.domain.upsert import TargetUpsert
-from app.domain.users import VaultUser
 from app.models import Delivery, Operation
 from app.repositories import links as links_repo
 from app.services.delivery.common import (
@@ -21,6 +20,7 @@ from app.services.delivery.common import (
     send_all,
     tombstone,
 )
+from app.services.delivery.creators import creators
 from app.services.delivery.matching import accounts_for_persons, match_pair
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.studies_sites import ensure_parents
@@ -106,7 +106,9 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
             study_ids={a.study_id for a in activities.values() if a.study_id},
             site_ids={a.site_id for a in activities.values() if a.site_id},
         )
-    users = await _creators(work, activities.values(), ctms_names)
+    users = await creators(
+        work.clients.ctms(), {a.created_by_id for a in activities.values() if a.created_by_id}, ctms_names
+    )
 
     for d in upserts:
         assert d.id is not None
@@ -209,22 +211,3 @@ def _parse_into(
             )
             continue
         parsed[d.id] = activity
-
-
-async def _creators(work: LaneWork, activities: Any, ctms_names: CtmsNames) -> dict[str, VaultUser]:
-    ids = {a.created_by_id for a in activities if a.created_by_id}
-    if not ids:
-        return {}
-    user = ctms_names.user
-    rows = await vault_read_by_ids(
-        work.clients.ctms(), user.object, [user.first_name, user.last_name, user.email], ids
-    )
-    users: dict[str, VaultUser] = {}
-    for user_id, raw in rows.items():
-        try:
-            parsed = parse_vault_user(raw, ctms_names)
-        except MappingError:
-            continue  # "From" is optional: a user we cannot read leaves it empty
-        if parsed is not None:
-            users[user_id] = parsed
-    return users
