@@ -51,3 +51,13 @@ def accept_confirmations(page: Page) -> list[str]:
 
     page.on("dialog", on_dialog)
     return seen
+
+
+HEADINGS = {"Dead letters": "Dead letters by cause"}
+
+
+async def open_page(page: Page, nav_text: str) -> None:
+    """Follow a nav link and wait until its page is in (links are htmx-boosted, so there is no
+    navigation to wait for): filling a form before the swap would fill the page being replaced."""
+    await page.click(f"nav >> text={nav_text}")
+    await expect(page.locator("h1")).to_contain_text(HEADINGS.get(nav_text, nav_text))

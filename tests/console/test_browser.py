@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.operator.conftest import ADMIN_KEY
-from tests.console.browsing import SHOTS, sign_in
+from tests.console.browsing import SHOTS, open_page, sign_in
 from tests.e2e.harness import account, activity, bridge_server, interactions, person, simulated_world, study
 from tests.processes import eventually
 
@@ -56,7 +56,7 @@ async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
             await sign_in(page, base, ADMIN_KEY)
 
             # 1. where is it? the timeline shows the dead delivery and the CRM's answer
-            await page.click("nav >> text=Record timeline")
+            await open_page(page, "Record timeline")
             await page.fill("input[name=id]", activity_id)
             await page.click("button:has-text('Find')")
             await expect(page.locator(".cause").first).to_contain_text("Face_to_face_vod")
@@ -66,7 +66,7 @@ async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
             await page.screenshot(path=SHOTS / "record-timeline.png", full_page=True)
 
             # 2. fix the cause: map "in person" to this org's picklist value
-            await page.click("nav >> text=Connections")
+            await open_page(page, "Connections")
             await page.click("text=EU Medical CRM")
             await page.fill(
                 "textarea[name=object_names]", '{"picklists": {"channel": {"in_person": "In_Person_vod"}}}'
@@ -78,7 +78,7 @@ async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
             await page.screenshot(path=SHOTS / "connection.png", full_page=True)
 
             # 3. replay the group, dry run first
-            await page.click("nav >> text=Dead letters")
+            await open_page(page, "Dead letters")
             await expect(page.locator("tr.cause-row")).to_have_count(1)
             await page.screenshot(path=SHOTS / "dead-letters.png", full_page=True)
             await page.click("button:has-text('Replay 1… (dry run)')")
@@ -93,7 +93,7 @@ async def test_an_admin_finds_a_missing_activity_fixes_the_cause_and_replays_it(
             )
             assert row["Vault_Activity_ID_vod__c"] == activity_id
             assert row["Call_Channel_vod__c"] == "In_Person_vod"
-            await page.click("nav >> text=Record timeline")
+            await open_page(page, "Record timeline")
             await page.fill("input[name=id]", activity_id)
             await page.click("button:has-text('Find')")
             await expect(page.locator("body")).to_contain_text("delivered")
@@ -151,13 +151,13 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
             await page.click("button:has-text('Run the Transfer job now')")
             await expect(page.locator(".notice")).to_contain_text("Transfer run 1 started")
             await eventually(lambda: _status_of(clean_db, activity_id), lambda s: "dead" in s, timeout=30)
-            await page.click("nav >> text=Overview")
+            await open_page(page, "Overview")
             runs = page.locator("h2:has-text('Transfer runs') ~ table tbody tr")
             await expect(runs.first).to_contain_text("manual")
             await expect(row.locator("a.dead")).to_have_text("1")
 
             # why is it missing? the timeline says: no CRM account matched the person
-            await page.click("nav >> text=Record timeline")
+            await open_page(page, "Record timeline")
             await page.fill("input[name=id]", activity_id)
             await page.click("button:has-text('Find')")
             dead = page.locator(".delivery:has(.status-dead)")
@@ -170,7 +170,7 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
             account(org, "HCP-000777")
 
             # replay the cause's group, dry run first
-            await page.click("nav >> text=Dead letters")
+            await open_page(page, "Dead letters")
             cause = page.locator("tr.cause-row")
             await expect(cause).to_have_count(1)
             await expect(cause).to_contain_text("PERSON_NOT_MATCHED")
@@ -185,7 +185,7 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
                 lambda: _async(interactions(org)), lambda rows: len(rows) == 1, timeout=30
             )
             assert arrived["Vault_Activity_ID_vod__c"] == activity_id
-            await page.click("nav >> text=Record timeline")
+            await open_page(page, "Record timeline")
             await page.fill("input[name=id]", activity_id)
             await page.click("button:has-text('Find')")
             link = page.locator(f"a[href='{org.url}/{arrived['Id']}']")
@@ -195,7 +195,7 @@ async def test_a_first_time_admin_finds_an_activity_whose_person_has_no_crm_acco
             await page.click("button:has-text('Find')")
             await expect(page.locator("section.event").first).to_contain_text(activity_id)
             await expect(page.locator(".delivery .status-delivered").first).to_be_visible()
-            await page.click("nav >> text=Overview")
+            await open_page(page, "Overview")
             await expect(row.locator("td").nth(6)).not_to_have_text("0")  # delivered in the last hour
             busy = row.locator("svg.chart rect title", has_text=re.compile(r"^[1-9]\d* delivered"))
             await expect(busy.first).to_be_attached()  # the chart's bar for these minutes
@@ -221,7 +221,7 @@ async def test_a_viewer_gets_no_write_button_and_the_server_refuses_the_post(
         viewer_key = (await made.json())["key"]
         dead = await add_delivery(clean_db, status="dead")
         await sign_in(page, base, viewer_key)
-        await page.click("nav >> text=Dead letters")
+        await open_page(page, "Dead letters")
         await expect(page.locator("tr.cause-row")).to_have_count(1)
         await expect(page.locator("button:has-text('Replay')")).to_have_count(0)
         csrf = await page.locator("meta[name=csrf-token]").get_attribute("content")
