@@ -451,6 +451,7 @@ class Latency:
     interval_ms: float
     ms: list[float]  # webhook to record in the Salesforce org, one per timed webhook that arrived
     answers: dict[int, int]
+    upserts: list[int]  # records carried by each interaction upsert during the timed webhooks
     notes: list[str] = field(default_factory=list)
 
     def quantile(self, q: float) -> float:
@@ -530,6 +531,7 @@ def light_load(
                     if not await arrived(warm, 30.0):
                         notes.append("the warm-up webhooks did not arrive within 30 s")
                     answers.clear()
+                    world.sf.calls.clear()
                     timed: list[asyncio.Task[str]] = []
                     tick = time.perf_counter()
                     for n in range(count):  # open loop: the next POST does not wait for the last one
@@ -544,7 +546,8 @@ def light_load(
             ms = sorted((seen[k] - sent_at[k]) * 1000 for k in keys if k in seen)
             if set(answers) - {202}:
                 notes.append("answers: " + ", ".join(f"{s} ×{c}" for s, c in sorted(answers.items())))
-            return Latency(count, interval_s * 1000, ms, answers, notes)
+            upserts = [c.records for c in world.sf.calls.calls if c.records and names.object in c.path]
+            return Latency(count, interval_s * 1000, ms, answers, upserts, notes)
         finally:
             await engine.dispose()
 
@@ -683,7 +686,16 @@ def report(drains: list[Drain], raw_rate: float, raw_count: int, light: Latency 
         )
         lines.append(
             table(
-                ["row", "webhooks", "written", "p50 ms", "p95 ms", "max ms", "notes"],
+                [
+                    "row",
+                    "webhooks",
+                    "written",
+                    "p50 ms",
+                    "p95 ms",
+                    "max ms",
+                    "upsert calls (records/call)",
+                    "notes",
+                ],
                 [
                     [
                         "webhook -> Salesforce write",
@@ -692,6 +704,7 @@ def report(drains: list[Drain], raw_rate: float, raw_count: int, light: Latency 
                         light.quantile(0.50),
                         light.quantile(0.95),
                         max(light.ms, default=0.0),
+                        f"{len(light.upserts)} ({sum(light.upserts) / max(1, len(light.upserts)):.1f})",
                         "; ".join(light.notes),
                     ]
                 ],
