@@ -884,7 +884,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description="Delivery benchmark (bench/README.md)")
     parser.add_argument("--events", type=int, default=10_000, help="events in each drain's backlog")
     parser.add_argument("--workers", default="1,2", help="worker process counts to run ('' for none)")
-    parser.add_argument("--timeout", type=float, default=150.0, help="seconds allowed per 10,000 records")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per 10,000 records")
     parser.add_argument(
         "--latency-ms",
         type=float,
@@ -906,13 +906,17 @@ def main(argv: Sequence[str] | None = None) -> str:
         "--backlog", type=int, default=0, help="events of the memory row, e.g. 100000 (0 skips)"
     )
     parser.add_argument(
+        "--log-dir", type=Path, help="keep the bridge processes' logs here (default: a temp dir)"
+    )
+    parser.add_argument(
         "--variants", action="store_true", help="also run each bench/variants.py worker variant (1 worker)"
     )
     args = parser.parse_args(argv)
     drains: list[Drain] = []
     raw_rate, raw_count, light = 0.0, 0, None
     with ExitStack() as outer:
-        tmp = Path(outer.enter_context(tempfile.TemporaryDirectory(prefix="bench-delivery-")))
+        tmp = args.log_dir or Path(outer.enter_context(tempfile.TemporaryDirectory(prefix="bench-delivery-")))
+        tmp.mkdir(parents=True, exist_ok=True)
         database_url = outer.enter_context(bench_database())
         redis_url = outer.enter_context(redis_database())
         if args.light:

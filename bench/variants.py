@@ -12,6 +12,9 @@ Of `bridge worker` (`python -m bench.variants worker NAME`, `bench.delivery --va
 
 - ``one_call_in_flight``: `BRIDGE_CONNECTION_CONCURRENCY=1`, one lane partition per connection and object,
   so at most one call in flight per target, as before lanes were partitioned.
+- ``jobs_within_pool``: `BRIDGE_WORKER_MAX_JOBS=8` (20 by default), fewer concurrent jobs than the
+  database pool has connections (10 + 10 overflow): a lane job holds one connection for its advisory lock
+  and needs a second for its work.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ def one_call_in_flight() -> None:
     os.environ["BRIDGE_CONNECTION_CONCURRENCY"] = "1"
 
 
-WORKER_VARIANTS: dict[str, Callable[[], None]] = {"one_call_in_flight": one_call_in_flight}
+def jobs_within_pool() -> None:
+    os.environ["BRIDGE_WORKER_MAX_JOBS"] = "8"
+
+
+WORKER_VARIANTS: dict[str, Callable[[], None]] = {
+    "one_call_in_flight": one_call_in_flight,
+    "jobs_within_pool": jobs_within_pool,
+}
 
 
 def main() -> None:
