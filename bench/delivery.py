@@ -154,8 +154,9 @@ def build_world(stack: ExitStack, orgs: int = 1, platform: str = "salesforce") -
                     "Account", {"Name": f"Dr Rosa Lind{n}", "External_ID_vod__c": identifier}
                 )
             else:
-                target.state.user_create(
-                    "account__v", {"name__v": f"Dr Rosa Lind{n}", "external_id__v": identifier}
+                target.state.user_create(  # Vault CRM names accounts from first and last name
+                    "account__v",
+                    {"first_name__v": "Rosa", "last_name__v": f"Lind{n}", "external_id__v": identifier},
                 )
     study = str(vault.user_create("study__v", {"name__v": "VVT485-301"})["id"])
     site = str(vault.user_create("site__v", {"name__v": "Site 101 Berlin", "study__v": study})["id"])
