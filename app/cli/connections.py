@@ -8,6 +8,7 @@ import typer
 
 from app.cli.http import (
     DEFAULT_API_URL,
+    FIELD_FLAGS,
     ApiClient,
     ApiKeyOption,
     ApiUrlOption,
@@ -25,6 +26,10 @@ from app.cli.http import (
 
 app = typer.Typer(help="Configure CRM connections (admin); list and test them.", no_args_is_help=True)
 BASE = "/api/v1/connections"
+FIELD_FLAGS["crm"] = (
+    "--login-url, --client-id and --client-secret (salesforce) or --vault-url, --username, --password "
+    "and --vault-id (vault)"
+)
 
 COLUMNS = [
     ("id", "id"),

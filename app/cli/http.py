@@ -148,9 +148,36 @@ def _problem_text(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
     text = f"{response.status_code} {body.get('code', '')}: {body.get('detail', '')}"
     for item in body.get("errors") or []:
-        loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-        text += f"\n  {loc}: {item.get('msg', '')}"
+        text += (
+            f"\n  {_flag_for([str(p) for p in item.get('loc', []) if p != 'body'])}: {item.get('msg', '')}"
+        )
     return text
+
+
+# Body fields that no single option sets, named by the options that do (modules add theirs).
+FIELD_FLAGS: dict[str, str] = {}
+
+
+def _current_context() -> Any:
+    """The running command's context: Typer now carries its own copy of Click, older ones use Click's."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - a Typer that runs on Click itself
+        from click import get_current_context  # type: ignore[no-redef]  # the same function, by its older home
+    return get_current_context(silent=True)
+
+
+def _flag_for(loc: list[str]) -> str:
+    """The command's option for an API body field (`crm.salesforce.client_id` is --client-id), so the
+    message names what the user typed; the field's path when no option matches."""
+    context = _current_context()
+    options = {o for p in context.command.params for o in p.opts} if context else set()
+    for part in reversed(loc):
+        flag = "--" + part.replace("_", "-")
+        if flag in options:
+            return flag
+    path = ".".join(loc)
+    return FIELD_FLAGS.get(path, path)
 
 
 def show(document: Any) -> None:

@@ -156,3 +156,15 @@ def test_a_wrong_api_url_says_so(api: str, tmp_path: Path) -> None:
             line = only_error_line(result)
             assert expected in line, line
             assert "--api-url" in line, line
+
+
+def test_refused_values_are_named_by_the_flags_that_set_them(api: str, tmp_path: Path) -> None:
+    missing = run(api, tmp_path, *salesforce_connection()[:-2])  # no --client-secret
+    assert missing.returncode == 1
+    assert "  --client-secret: Field required" in missing.stderr.splitlines()
+    no_crm = run(api, tmp_path, "connections", "create", "--name", "x", "--platform", "salesforce")
+    assert "--login-url" in no_crm.stderr
+    assert "crm:" not in no_crm.stderr
+    horizon = run(api, tmp_path, "settings", "set", "--retry-horizon-seconds", "5")
+    assert horizon.returncode == 1
+    assert any(line.startswith("  --retry-horizon-seconds: ") for line in horizon.stderr.splitlines())
