@@ -202,8 +202,9 @@ def table(
             typer.echo("\t".join(" ".join(cell.split()) for cell in cells))
         return
     grid = Table(title=title, show_lines=False)
-    for header, _ in columns:
-        grid.add_column(header, overflow="fold")
+    for number, (header, _) in enumerate(columns):
+        # the first column is the id people copy: never split it; the others fold when space is short
+        grid.add_column(header, overflow="fold", no_wrap=number == 0)
     for row in rows:
         grid.add_row(*(_cell(getter(row) if callable(getter) else row.get(getter)) for _, getter in columns))
     out.print(grid)
