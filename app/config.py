@@ -11,6 +11,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./bridge.sqlite3"
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "changethis", "secret", "placeholder"})
+# A BRIDGE_SECRET_KEY key is stretched into an encryption key as given, so it must itself be a real
+# random secret: long, and not a word or a repeated character (`bridge secret-key` makes one).
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_DISTINCT = 10
+MAKE_A_KEY = "make one with `bridge secret-key`"
+
+
+def weak_secret_key(key: str) -> bool:
+    return (
+        key.lower() in PLACEHOLDER_SECRETS
+        or len(key) < MIN_SECRET_KEY_LENGTH
+        or len(set(key)) < MIN_SECRET_KEY_DISTINCT
+    )
+
+
+def new_secret_key() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class ConfigError(Exception):
@@ -77,20 +94,24 @@ class Settings(BaseSettings):
         """The keys for stored secrets (space-separated, newest first). Embedded runs keep a generated one
         beside the database file."""
         keys = self.secret_key.get_secret_value().split()
-        weak = [i for i, k in enumerate(keys, 1) if k.lower() in PLACEHOLDER_SECRETS]
+        weak = [i for i, k in enumerate(keys, 1) if weak_secret_key(k)]
         if weak:
-            raise ConfigError(f"BRIDGE_SECRET_KEY: key(s) {weak} are placeholders, not secrets")
+            which = "the key is" if len(keys) == 1 else f"key(s) {weak} are"
+            raise ConfigError(
+                f"BRIDGE_SECRET_KEY: {which} too weak (a placeholder, under {MIN_SECRET_KEY_LENGTH} "
+                f"characters or too few different ones); {MAKE_A_KEY}"
+            )
         if keys:
             return " ".join(keys)
         if not self.embedded:
             raise ConfigError(
-                "BRIDGE_SECRET_KEY must be set to a real secret when using an external database"
+                f"BRIDGE_SECRET_KEY must be set when BRIDGE_DATABASE_URL is not the embedded SQLite file; {MAKE_A_KEY}"
             )
         key_file = (
             self.sqlite_path.with_suffix(".secret-key") if self.sqlite_path else Path("bridge.secret-key")
         )
         if not key_file.exists():
-            key_file.write_text(secrets.token_urlsafe(32))
+            key_file.write_text(new_secret_key())
             key_file.chmod(0o600)
         return key_file.read_text().strip()
 

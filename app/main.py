@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from app import console, metrics  # noqa: F401 - metrics registers the bridge's metrics for /metrics
 from app.api import health
 from app.api import operator as operator_api
+from app.api.docs import DESCRIPTION, install_docs
 from app.api.middleware import BodyReadTimeoutMiddleware, NulGuardMiddleware
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
@@ -78,10 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ctms-crm-bridge",
         version="0.1.0",
         summary="Keeps a Veeva Vault CTMS and Medical CRM orgs in step.",
+        description=DESCRIPTION,
+        docs_url=None,  # install_docs serves both pages from the package, not a CDN
+        redoc_url=None,
         lifespan=lifespan,
     )
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.add_middleware(NulGuardMiddleware)
     # added last, so outermost: the NUL guard's own body read is under the deadline too
     app.add_middleware(BodyReadTimeoutMiddleware, timeout_seconds=settings.body_read_timeout_seconds)

@@ -55,6 +55,8 @@ class SchemaOutOfDate(Exception):
 async def ensure_schema_current(engine: AsyncEngine) -> None:
     """Refuse to run against a database older (or newer) than this code: run `bridge migrate`."""
     current, head = await current_revision(engine), head_revision()
+    if current is None:
+        raise SchemaOutOfDate("the database has no bridge schema yet: run `bridge migrate` first")
     if current != head:
         raise SchemaOutOfDate(
             f"database schema is at {current}, this code needs {head}: run `bridge migrate`"

@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The database and the queue are reachable",
-    responses=problem_responses(503),
+    responses=problem_responses(503, examples={503: ("NOT_READY", "not ready: database unreachable")}),
 )
 async def readyz(resources: ResourcesDep) -> dict[str, object]:
     checks: dict[str, str] = {}

@@ -52,7 +52,13 @@ def _fix_operation(path: str, operation: dict[str, Any]) -> None:
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
             for path, item in spec.get("paths", {}).items():
                 for operation in item.values():
                     _fix_operation(path, operation)

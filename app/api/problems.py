@@ -20,11 +20,11 @@ PROBLEM_BASE = "https://ctms-crm-bridge.dev/problems/"
 class ProblemDetail(BaseModel):
     """The body of every error answer (``application/problem+json``)."""
 
-    type: str = Field(examples=[PROBLEM_BASE + "signature-invalid"])
-    title: str = Field(examples=["Unauthorized"])
-    status: int = Field(examples=[401])
-    code: str = Field(description="stable, machine-readable", examples=["SIGNATURE_INVALID"])
-    detail: str = Field(description="for a human", examples=["no webhook-signature matches the body"])
+    type: str = Field(examples=[PROBLEM_BASE + "validation-failed"])
+    title: str = Field(examples=["Unprocessable Content"])
+    status: int = Field(examples=[422])
+    code: str = Field(description="stable, machine-readable", examples=["VALIDATION_FAILED"])
+    detail: str = Field(description="for a human", examples=["the request does not match the schema"])
 
 
 class Problem(Exception):
@@ -74,9 +74,46 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for the error answers a route can give."""
-    return {s: {"model": ProblemDetail, "description": TITLES.get(s, "Error")} for s in statuses}
+def problem_example(status: int, code: str, detail: str) -> dict[str, Any]:
+    """A problem+json body as the API sends it, for the OpenAPI document's examples."""
+    return {
+        "type": PROBLEM_BASE + code.lower().replace("_", "-"),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+
+
+# The commonest answer per status on the routes that give no example of their own (the webhooks).
+_DEFAULT_EXAMPLES: dict[int, tuple[str, str]] = {
+    401: ("SIGNATURE_INVALID", "no webhook-signature matches the body"),
+    404: ("CONNECTION_NOT_FOUND", "no active connection with this id"),
+    413: ("BODY_TOO_LARGE", "the body is larger than 262144 bytes"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "send the event as application/json"),
+    422: ("ENVELOPE_INVALID", "the event does not match the envelope"),
+    503: ("STORE_UNAVAILABLE", "the event could not be stored; retry later"),
+}
+
+
+def problem_responses(
+    *statuses: int, examples: dict[int, tuple[str, str]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the error answers a route can give.
+
+    ``examples`` (status: code, detail) says what this route answers; without one a status gets the
+    webhook answer above. The example goes under ``application/json``, which ``app/api/openapi.py``
+    moves to ``application/problem+json``.
+    """
+    table = examples if examples is not None else _DEFAULT_EXAMPLES
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ProblemDetail, "description": TITLES.get(status, "Error")}
+        if status in table:
+            code, detail = table[status]
+            entry["content"] = {"application/json": {"example": problem_example(status, code, detail)}}
+        out[status] = entry
+    return out
 
 
 def install_problem_handlers(app: FastAPI) -> None:

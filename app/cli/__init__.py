@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from app.config import Settings
+from app.cli import preflight
+from app.config import Settings, new_secret_key
 
 cli = typer.Typer(
     help="ctms-crm-bridge: keep a Veeva Vault CTMS and Medical CRM orgs in step.", no_args_is_help=True
@@ -19,11 +20,12 @@ def serve(
     workers: int = typer.Option(1, help="uvicorn worker processes (PostgreSQL only)"),
 ) -> None:
     """Run the HTTP API (webhooks, operator API, health). Without settings: SQLite, jobs in-process."""
-    settings = Settings()
+    settings = preflight.load_settings()
     if workers > 1 and settings.embedded:
         raise typer.BadParameter(
             "several API processes need PostgreSQL and Redis (BRIDGE_DATABASE_URL, BRIDGE_REDIS_URL)"
         )
+    preflight.check_schema(settings)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -36,11 +38,28 @@ def serve(
 
 
 @cli.command()
-def worker(burst: bool = typer.Option(False, help="exit when the queue is empty")) -> None:
-    """Run an arq worker (needs BRIDGE_REDIS_URL). Add processes to scale out."""
+def worker(
+    burst: bool = typer.Option(False, help="exit when the queue is empty"),
+    wait: bool = typer.Option(
+        False, help="if Redis cannot be reached at start, wait for it instead of refusing to start"
+    ),
+) -> None:
+    """Run an arq worker (needs BRIDGE_REDIS_URL). Add processes to scale out. Once running, it waits
+    out Redis and PostgreSQL outages, however long."""
     from app.worker.main import run_worker
 
-    run_worker(Settings(), burst=burst)
+    settings = preflight.load_settings()
+    preflight.check_schema(settings)
+    if not wait:
+        preflight.check_redis(settings)
+    run_worker(settings, burst=burst)
+
+
+@cli.command("secret-key")
+def secret_key() -> None:
+    """Print a new random key for BRIDGE_SECRET_KEY, e.g. export BRIDGE_SECRET_KEY="$(bridge secret-key)".
+    To rotate, put it first and keep the old key after it, then run `bridge secrets reencrypt`."""
+    typer.echo(new_secret_key())
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from app.cli.http import (
     CursorOption,
     JsonOption,
     LimitOption,
+    note,
     out,
     page,
     show,
@@ -38,13 +39,17 @@ def create(
     role: Annotated[str, typer.Option(help="viewer, operator or admin")],
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Create a key. It is printed once: store it now."""
+    """Create a key. It is printed once, on stderr (with --json: inside the JSON, as `key`): store it now."""
     with ApiClient(api_url, api_key) as api:
         created = api.call("POST", BASE, json_body={"name": name, "role": role})
+    if as_json:
+        show(created)
+        return
     key = created.pop("key")
     show(created)
-    out.print(f"[bold]API key (shown once):[/] {key}", highlight=False)
+    note(f"API key (shown once): {key}")
 
 
 @app.command("list")
@@ -63,8 +68,16 @@ def list_(
 
 
 @app.command()
-def revoke(key_id: str, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None) -> None:
+def revoke(
+    key_id: str,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Revoke a key at once."""
     with ApiClient(api_url, api_key) as api:
         revoked = api.call("DELETE", f"{BASE}/{key_id}")
+    if as_json:
+        show(revoked)
+        return
     out.print(f"key {revoked['id']} ({revoked['name']}) revoked at {revoked['revoked_at']}", highlight=False)

@@ -8,6 +8,7 @@ import typer
 
 from app.cli.http import (
     DEFAULT_API_URL,
+    FIELD_FLAGS,
     ApiClient,
     ApiKeyOption,
     ApiUrlOption,
@@ -16,6 +17,7 @@ from app.cli.http import (
     LimitOption,
     fail,
     json_document,
+    note,
     out,
     page,
     show,
@@ -24,6 +26,10 @@ from app.cli.http import (
 
 app = typer.Typer(help="Configure CRM connections (admin); list and test them.", no_args_is_help=True)
 BASE = "/api/v1/connections"
+FIELD_FLAGS["crm"] = (
+    "--login-url, --client-id and --client-secret (salesforce) or --vault-url, --username, --password "
+    "and --vault-id (vault)"
+)
 
 COLUMNS = [
     ("id", "id"),
@@ -108,7 +114,10 @@ def list_(
 
 @app.command("show")
 def show_one(
-    connection_id: str, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None
+    connection_id: str,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show one connection (no secrets)."""
     with ApiClient(api_url, api_key) as api:
@@ -136,8 +145,10 @@ def create(
     file: FromFile = None,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Create a connection. A generated webhook secret is printed once: configure it in the CRM now."""
+    """Create a connection. A generated webhook secret is printed once, on stderr (with --json: inside
+    the JSON, as `webhook_secret`): configure it in the CRM now."""
     crm = _crm(
         login_url=login_url, client_id=client_id, client_secret=client_secret, vault_url=vault_url,
         username=username, password=password, vault_id=vault_id, api_version=api_version,
@@ -148,10 +159,13 @@ def create(
     )  # fmt: skip
     with ApiClient(api_url, api_key) as api:
         created = api.call("POST", BASE, json_body=body)
+    if as_json:
+        show(created)
+        return
     secret = created.pop("webhook_secret", None)
     show(created)
     if secret:
-        out.print(f"[bold]webhook secret (shown once):[/] {secret}", highlight=False)
+        note(f"webhook secret (shown once): {secret}")
 
 
 @app.command()
@@ -175,6 +189,7 @@ def update(
     file: FromFile = None,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Change a connection: only the options given change (crm keys are merged)."""
     crm = _crm(
@@ -197,6 +212,7 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete an inactive connection; its waiting deliveries are discarded."""
     if not yes:
@@ -207,7 +223,10 @@ def delete(
 
 @app.command()
 def activate(
-    connection_id: str, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None
+    connection_id: str,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Activate: events flow to and from this CRM."""
     with ApiClient(api_url, api_key) as api:
@@ -216,7 +235,10 @@ def activate(
 
 @app.command()
 def deactivate(
-    connection_id: str, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None
+    connection_id: str,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Deactivate: no new deliveries; its webhooks answer 404."""
     with ApiClient(api_url, api_key) as api:
@@ -225,12 +247,19 @@ def deactivate(
 
 @app.command("test")
 def run_test(
-    connection_id: str, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None
+    connection_id: str,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Log in to the CRM and the CTMS and check every object and field; exit 1 when a check fails."""
     with ApiClient(api_url, api_key) as api:
         report = api.call("POST", f"{BASE}/{connection_id}/test")
-    table(report["checks"], [("check", "name"), ("ok", "ok"), ("detail", "detail")], title="Connection test")
+    if as_json:
+        show(report)
+    else:
+        columns = [("check", "name"), ("ok", "ok"), ("detail", "detail")]
+        table(report["checks"], columns, title="Connection test")
     if not report["ok"]:
         raise typer.Exit(1)
 
@@ -241,19 +270,27 @@ def add_webhook_secret(
     webhook_secret: Annotated[str | None, typer.Option(help="omit to have one generated")] = None,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Rotation step 1: add a webhook secret; the old one keeps working until retired."""
+    """Rotation step 1: add a webhook secret; the old one keeps working until retired. A generated
+    secret is printed once, on stderr (with --json: inside the JSON)."""
     body = {"webhook_secret": webhook_secret} if webhook_secret else {}
     with ApiClient(api_url, api_key) as api:
         added = api.call("POST", f"{BASE}/{connection_id}/webhook-secrets", json_body=body)
+    if as_json:
+        show(added)
+        return
     out.print(f"webhook secrets now: {added['connection']['webhook_secret_count']}", highlight=False)
     if added["webhook_secret"]:
-        out.print(f"[bold]new webhook secret (shown once):[/] {added['webhook_secret']}", highlight=False)
+        note(f"new webhook secret (shown once): {added['webhook_secret']}")
 
 
 @app.command("retire-webhook-secrets")
 def retire_webhook_secrets(
-    connection_id: str, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None
+    connection_id: str,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Rotation step 2: keep only the newest webhook secret."""
     with ApiClient(api_url, api_key) as api:

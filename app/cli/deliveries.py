@@ -15,6 +15,7 @@ from app.cli.http import (
     CursorOption,
     JsonOption,
     LimitOption,
+    err,
     fail,
     out,
     page,
@@ -86,21 +87,36 @@ def list_(
     filters = _filters(status, connection, operation, direction, source_object, created_after, created_before)
     with ApiClient(api_url, api_key) as api:
         answer = api.get(BASE, limit=limit, cursor=cursor, **filters)
+        if not answer["items"]:
+            api.require_connection(connection)
     page(answer, COLUMNS, as_json=as_json, title="Deliveries")
 
 
 @app.command("show")
-def show_one(delivery_id: int, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None) -> None:
+def show_one(
+    delivery_id: int,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show one delivery with its payload and attempts."""
     with ApiClient(api_url, api_key) as api:
         show(api.get(f"{BASE}/{delivery_id}"))
 
 
 @app.command()
-def replay(delivery_id: int, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None) -> None:
+def replay(
+    delivery_id: int,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Replay a dead, discarded, unmatched or stale delivery now."""
     with ApiClient(api_url, api_key) as api:
         delivery = api.call("POST", f"{BASE}/{delivery_id}/replay")
+    if as_json:
+        show(delivery)
+        return
     out.print(f"delivery {delivery['id']} is {delivery['status']}", highlight=False)
 
 
@@ -110,10 +126,14 @@ def discard(
     reason: Annotated[str, typer.Option(help="why (kept in the audit log)")],
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Give up on a delivery."""
     with ApiClient(api_url, api_key) as api:
         delivery = api.call("POST", f"{BASE}/{delivery_id}/discard", json_body={"reason": reason})
+    if as_json:
+        show(delivery)
+        return
     out.print(f"delivery {delivery['id']} is {delivery['status']}", highlight=False)
 
 
@@ -130,25 +150,33 @@ def replay_bulk(
     yes: Annotated[bool, typer.Option("--yes", help="do not ask before replaying")] = False,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Replay every delivery the filters match (default: dead letters), exactly the set first counted."""
+    """Replay every delivery the filters match (default: dead letters), exactly the set first counted.
+    With --json: {"matched", "replayed"} (replayed is 0 for a dry run)."""
     filters = _filters(status, connection, operation, direction, source_object, created_after, created_before)
     with ApiClient(api_url, api_key) as api:
         counted = api.call("POST", f"{BASE}/replay", json_body={**filters, "dry_run": True})
-        out.print(f"{counted['matched']} deliveries match", highlight=False)
-        if dry_run or counted["matched"] == 0:
-            return
-        if not yes:
-            typer.confirm(f"replay {counted['matched']} deliveries?", abort=True)
-        pin = {"up_to_id": counted["up_to_id"], "as_of": counted["as_of"], "dry_run": False}
-        replayed = _replay_in_chunks(api, {**filters, **pin}, counted["matched"])
-    out.print(f"{replayed} deliveries replayed", highlight=False)
+        if counted["matched"] == 0:
+            api.require_connection(connection)
+        if not as_json:
+            out.print(f"{counted['matched']} deliveries match", highlight=False)
+        replayed = 0
+        if not dry_run and counted["matched"]:
+            if not yes:
+                typer.confirm(f"replay {counted['matched']} deliveries?", abort=True, err=True)
+            pin = {"up_to_id": counted["up_to_id"], "as_of": counted["as_of"], "dry_run": False}
+            replayed = _replay_in_chunks(api, {**filters, **pin}, counted["matched"])
+    if as_json:
+        show({"matched": counted["matched"], "replayed": replayed, "dry_run": dry_run})
+    elif not dry_run and counted["matched"]:
+        out.print(f"{replayed} deliveries replayed", highlight=False)
 
 
 def _replay_in_chunks(api: ApiClient, body: dict[str, Any], total: int) -> int:
     done = 0
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=out) as progress:
+    with Progress(*columns, console=err) as progress:  # stderr: stdout stays the result
         task = progress.add_task("replay", total=total)
         while True:
             chunk = api.call("POST", f"{BASE}/replay", json_body=body)

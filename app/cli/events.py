@@ -57,11 +57,18 @@ def list_(
     }  # fmt: skip
     with ApiClient(api_url, api_key) as api:
         answer = api.get(BASE, limit=limit, cursor=cursor, **filters)
+        if not answer["items"]:
+            api.require_connection(connection)
     page(answer, COLUMNS, as_json=as_json, title="Events")
 
 
 @app.command("show")
-def show_one(event_id: int, api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None) -> None:
+def show_one(
+    event_id: int,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show one event with its payload, deliveries and attempts."""
     with ApiClient(api_url, api_key) as api:
         show(api.get(f"{BASE}/{event_id}"))

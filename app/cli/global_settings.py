@@ -6,14 +6,16 @@ from typing import Annotated
 
 import typer
 
-from app.cli.http import DEFAULT_API_URL, ApiClient, ApiKeyOption, ApiUrlOption, fail, show
+from app.cli.http import DEFAULT_API_URL, ApiClient, ApiKeyOption, ApiUrlOption, JsonOption, fail, show
 
 app = typer.Typer(help="Show or change the global settings.", no_args_is_help=True)
 BASE = "/api/v1/settings"
 
 
 @app.command("show")
-def show_all(api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None) -> None:
+def show_all(
+    api_url: ApiUrlOption = DEFAULT_API_URL, api_key: ApiKeyOption = None, as_json: JsonOption = False
+) -> None:
     """Show the global settings."""
     with ApiClient(api_url, api_key) as api:
         show(api.get(BASE))
@@ -41,6 +43,7 @@ def set_(
     ] = None,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Change the settings given; the others keep their value."""
     values = {

@@ -30,14 +30,30 @@ CursorOption = Annotated[
     str | None, typer.Option("--cursor", help="next_cursor printed by the previous page")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print the raw JSON answer")]
+# Commands whose output is the JSON answer anyway take --json too, so scripts can pass it everywhere.
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: Rich must not break a line inside a word or an id; the terminal wraps long lines itself.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+WRONG_URL_HINT = "is --api-url (BRIDGE_API_URL) the bridge's base URL, e.g. http://127.0.0.1:8000?"
+
+
+def plain() -> bool:
+    """Output for scripts (a pipe, a file, a CI log): tab-separated rows and plain JSON, no Rich layout."""
+    return not out.is_terminal
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    if err.is_terminal:
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
+    else:
+        typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def note(message: str) -> None:
+    """A line for the person, not the script: on stderr, so stdout stays data."""
+    typer.echo(message, err=True)
 
 
 class ApiClient:
@@ -61,16 +77,66 @@ class ApiClient:
         self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
         query = {k: v for k, v in (params or {}).items() if v is not None and v != []}
-        try:
-            response = self._http.request(method, path, json=json_body, params=query)
-        except httpx.TransportError as exc:
-            fail(f"cannot reach the bridge at {self.base_url} ({type(exc).__name__}); check --api-url", 2)
+        response = self._send(method, path, json_body=json_body, params=query)
         if response.status_code >= 400:
             fail(_problem_text(response))
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            self._not_the_bridge(method, path, response)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params=params)
+
+    def exists(self, path: str) -> bool:
+        """Whether GET path answers (a 404 of the resource means no); other errors end the command."""
+        response = self._send("GET", path)
+        if response.status_code == 404:
+            return False
+        if response.status_code >= 400:
+            fail(_problem_text(response))
+        return True
+
+    def require_connection(self, connection_id: str | None, flag: str = "--connection") -> None:
+        """Refuse a connection id that names no connection (a typo would otherwise list nothing)."""
+        if connection_id and not self.exists(f"/api/v1/connections/{connection_id}"):
+            fail(f"no connection {connection_id} ({flag}); `bridge connections list` shows the ids")
+
+    def _send(
+        self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, json=json_body, params=params)
+        except httpx.TransportError as exc:
+            fail(f"cannot reach the bridge at {self.base_url} ({type(exc).__name__}); {WRONG_URL_HINT}", 2)
+        is_problem = response.headers.get("content-type", "").startswith(PROBLEM_JSON)
+        if response.status_code >= 400 and not is_problem:
+            self._not_the_bridge(method, path, response)
+        if is_problem and _code(response) in ROUTING_CODES:
+            self._not_the_bridge(method, path, response)
+        return response
+
+    def _not_the_bridge(self, method: str, path: str, response: httpx.Response) -> NoReturn:
+        fail(
+            f"{self.base_url} answered {method} {path} with HTTP {response.status_code}, not as the "
+            f"bridge's operator API would; {WRONG_URL_HINT}",
+            2,
+        )
+
+
+PROBLEM_JSON = "application/problem+json"
+# The bridge answers these when no route matches: the URL, not the resource, is wrong.
+ROUTING_CODES = frozenset({"NOT_FOUND", "METHOD_NOT_ALLOWED"})
+
+
+def _code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
 
 
 def _problem_text(response: httpx.Response) -> str:
@@ -82,13 +148,43 @@ def _problem_text(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
     text = f"{response.status_code} {body.get('code', '')}: {body.get('detail', '')}"
     for item in body.get("errors") or []:
-        loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-        text += f"\n  {loc}: {item.get('msg', '')}"
+        text += (
+            f"\n  {_flag_for([str(p) for p in item.get('loc', []) if p != 'body'])}: {item.get('msg', '')}"
+        )
     return text
 
 
+# Body fields that no single option sets, named by the options that do (modules add theirs).
+FIELD_FLAGS: dict[str, str] = {}
+
+
+def _current_context() -> Any:
+    """The running command's context: Typer now carries its own copy of Click, older ones use Click's."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - a Typer that runs on Click itself
+        from click import get_current_context  # type: ignore[no-redef]  # the same function, by its older home
+    return get_current_context(silent=True)
+
+
+def _flag_for(loc: list[str]) -> str:
+    """The command's option for an API body field (`crm.salesforce.client_id` is --client-id), so the
+    message names what the user typed; the field's path when no option matches."""
+    context = _current_context()
+    options = {o for p in context.command.params for o in p.opts} if context else set()
+    for part in reversed(loc):
+        flag = "--" + part.replace("_", "-")
+        if flag in options:
+            return flag
+    path = ".".join(loc)
+    return FIELD_FLAGS.get(path, path)
+
+
 def show(document: Any) -> None:
-    out.print_json(data=document)
+    if plain():
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        out.print_json(data=document)
 
 
 def table(
@@ -97,10 +193,18 @@ def table(
     *,
     title: str | None = None,
 ) -> None:
-    """A rich table; each column is (header, key or function of the row)."""
+    """A rich table on a terminal, else tab-separated rows under a header line (for grep, cut, awk);
+    each column is (header, key or function of the row)."""
+    if plain():
+        typer.echo("\t".join(header for header, _ in columns))
+        for row in rows:
+            cells = (_cell(getter(row) if callable(getter) else row.get(getter)) for _, getter in columns)
+            typer.echo("\t".join(" ".join(cell.split()) for cell in cells))
+        return
     grid = Table(title=title, show_lines=False)
-    for header, _ in columns:
-        grid.add_column(header, overflow="fold")
+    for number, (header, _) in enumerate(columns):
+        # the first column is the id people copy: never split it; the others fold when space is short
+        grid.add_column(header, overflow="fold", no_wrap=number == 0)
     for row in rows:
         grid.add_row(*(_cell(getter(row) if callable(getter) else row.get(getter)) for _, getter in columns))
     out.print(grid)
@@ -121,7 +225,11 @@ def page(answer: dict[str, Any], columns: Sequence[tuple[str, Any]], *, as_json:
         return
     table(answer["items"], columns, title=title)
     if answer.get("next_cursor"):
-        out.print(f"more: --cursor {answer['next_cursor']}", highlight=False)
+        hint = f"more: --cursor {answer['next_cursor']}"
+        if plain():
+            note(hint)
+        else:
+            out.print(hint, highlight=False)
 
 
 def json_document(value: str | None, what: str) -> Any:

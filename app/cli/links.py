@@ -48,4 +48,6 @@ def links(
             limit=limit,
             cursor=cursor,
         )
+        if not answer["items"]:
+            api.require_connection(connection)
     page(answer, COLUMNS, as_json=as_json, title="Links")

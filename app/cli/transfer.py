@@ -15,6 +15,7 @@ from app.cli.http import (
     CursorOption,
     JsonOption,
     LimitOption,
+    err,
     fail,
     out,
     page,
@@ -38,7 +39,7 @@ def run(
         started = api.call("POST", BASE)
         run_ = started
         deadline = time.monotonic() + timeout
-        with out.status(f"Transfer run {started['id']} …", spinner="dots"):
+        with err.status(f"Transfer run {started['id']} …", spinner="dots"):
             while wait and run_["status"] in ("queued", "running"):
                 if time.monotonic() > deadline:
                     fail(f"run {started['id']} is still {run_['status']} after {timeout:.0f}s")
@@ -61,6 +62,7 @@ def show_run(
     run_id: int,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """One run with its counts and errors."""
     with ApiClient(api_url, api_key) as api:

@@ -42,7 +42,7 @@ async def test_audit_log_filters_and_pages(server: str, clean_db: AsyncEngine) -
     first = as_json(bridge(server, "audit-log", "--action", "delivery.replay", "--limit", "2", "--json"))
     assert [e["resource_id"] for e in first["items"]] == [str(dead[2]), str(dead[1])]  # newest first
     hint = bridge(server, "audit-log", "--action", "delivery.replay", "--limit", "2")
-    assert f"more: --cursor {first['next_cursor']}" in hint.stdout
+    assert f"more: --cursor {first['next_cursor']}" in hint.stderr  # piped: stdout keeps only rows
     rest = as_json(
         bridge(server, "audit-log", "--action", "delivery.replay", "--cursor", first["next_cursor"], "--json")
     )

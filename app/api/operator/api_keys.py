@@ -54,7 +54,7 @@ async def list_api_keys(
 @router.delete(
     "/api/v1/api-keys/{key_id}",
     summary="Revoke an API key (at once; revoking twice is harmless)",
-    responses=errors(404),
+    responses=errors(404, not_found=("API_KEY_NOT_FOUND", "no API key with id 7")),
 )
 async def revoke_api_key(key_id: str, resources: ResourcesDep, caller: CallerDep) -> ApiKeyOut:
     async with transaction(resources) as session:

@@ -27,6 +27,8 @@ from app.services.connection_settings import view
 
 router = operator_router("connections")
 ONE = "/api/v1/connections/{connection_id}"
+NOT_FOUND = ("CONNECTION_NOT_FOUND", "no connection with id conn_0123456789ab")
+NAME_TAKEN = ("CONNECTION_NAME_TAKEN", "another connection is already named 'EU Medical CRM'")
 
 
 def _out(connection: Connection, box: SecretBox) -> ConnectionOut:
@@ -51,7 +53,7 @@ async def list_connections(resources: ResourcesDep, _caller: CallerDep, page: Pa
         "`object_names` and `account_match` are checked key by key (422 `INVALID_OBJECT_NAMES`, "
         "`INVALID_ACCOUNT_MATCH`)."
     ),
-    responses=errors(409, 422),
+    responses=errors(409, 422, conflict=NAME_TAKEN),
 )
 async def create_connection(
     body: ConnectionCreate, resources: ResourcesDep, caller: CallerDep
@@ -73,7 +75,7 @@ async def create_connection(
     return ConnectionCreated.model_validate({**out, "webhook_secret": generated})
 
 
-@router.get(ONE, summary="One connection (no secrets)", responses=errors(404))
+@router.get(ONE, summary="One connection (no secrets)", responses=errors(404, not_found=NOT_FOUND))
 async def get_connection(connection_id: str, resources: ResourcesDep, _caller: CallerDep) -> ConnectionOut:
     async with resources.sessionmaker() as session:
         connection = await connections_admin.get(session, connection_id)
@@ -88,7 +90,7 @@ async def get_connection(connection_id: str, resources: ResourcesDep, _caller: C
         "rotation without downtime use `POST …/webhook-secrets`, then `DELETE …/webhook-secrets/previous`). "
         "A changed account identifier pair forgets this connection's cached person-account matches."
     ),
-    responses=errors(404, 409, 422),
+    responses=errors(404, 409, 422, not_found=NOT_FOUND, conflict=NAME_TAKEN),
 )
 async def update_connection(
     connection_id: str, body: ConnectionUpdate, resources: ResourcesDep, caller: CallerDep
@@ -104,7 +106,12 @@ async def update_connection(
     ONE,
     summary="Delete an inactive connection",
     description="Deactivate first (409 `CONNECTION_ACTIVE`). Its waiting deliveries are discarded.",
-    responses=errors(404, 409),
+    responses=errors(
+        404,
+        409,
+        not_found=NOT_FOUND,
+        conflict=("CONNECTION_ACTIVE", "deactivate the connection before deleting it"),
+    ),
 )
 async def delete_connection(
     connection_id: str, resources: ResourcesDep, caller: CallerDep
@@ -130,7 +137,7 @@ async def _set_active(
 @router.post(
     ONE + "/activate",
     summary="Activate: events flow to and from this CRM, its webhooks are accepted",
-    responses=errors(404),
+    responses=errors(404, not_found=NOT_FOUND),
 )
 async def activate_connection(
     connection_id: str, resources: ResourcesDep, caller: CallerDep
@@ -141,7 +148,7 @@ async def activate_connection(
 @router.post(
     ONE + "/deactivate",
     summary="Deactivate: no new deliveries, its webhooks answer 404",
-    responses=errors(404),
+    responses=errors(404, not_found=NOT_FOUND),
 )
 async def deactivate_connection(
     connection_id: str, resources: ResourcesDep, caller: CallerDep
@@ -157,7 +164,16 @@ async def deactivate_connection(
         "Both the old and the new secret verify until `DELETE …/webhook-secrets/previous`. Without a body "
         "secret one is generated and returned this once. At most 5 secrets (409 `TOO_MANY_WEBHOOK_SECRETS`)."
     ),
-    responses=errors(404, 409, 422),
+    responses=errors(
+        404,
+        409,
+        422,
+        not_found=NOT_FOUND,
+        conflict=(
+            "TOO_MANY_WEBHOOK_SECRETS",
+            "a connection holds at most 5 webhook secrets; retire the previous ones first",
+        ),
+    ),
 )
 async def add_webhook_secret(
     connection_id: str, resources: ResourcesDep, caller: CallerDep, body: WebhookSecretAdd | None = None
@@ -175,7 +191,7 @@ async def add_webhook_secret(
 @router.delete(
     ONE + "/webhook-secrets/previous",
     summary="Keep only the newest webhook secret (rotation step 2)",
-    responses=errors(404),
+    responses=errors(404, not_found=NOT_FOUND),
 )
 async def retire_previous_webhook_secrets(
     connection_id: str, resources: ResourcesDep, caller: CallerDep
@@ -195,7 +211,7 @@ async def retire_previous_webhook_secrets(
         "Changes nothing. Each check says what is missing (an object, a field, write access). "
         "`ok` is true only when every check passed."
     ),
-    responses=errors(404),
+    responses=errors(404, not_found=NOT_FOUND),
 )
 async def run_connection_test(
     connection_id: str, resources: ResourcesDep, _caller: CallerDep

@@ -24,6 +24,7 @@ from app.repositories import deliveries_query
 from app.services import replay
 
 router = operator_router("deliveries")
+NOT_FOUND = ("DELIVERY_NOT_FOUND", "no delivery with id 42")
 ONE = "/api/v1/deliveries/{delivery_id}"
 
 
@@ -46,7 +47,9 @@ async def list_deliveries(
     return page.page(rows, lambda d: [d.id], DeliveryOut.model_validate)
 
 
-@router.get(ONE, summary="One delivery with its payload and every attempt", responses=errors(404))
+@router.get(
+    ONE, summary="One delivery with its payload and every attempt", responses=errors(404, not_found=NOT_FOUND)
+)
 async def get_delivery(delivery_id: RowId, resources: ResourcesDep, _caller: CallerDep) -> DeliveryDetail:
     async with resources.sessionmaker() as session:
         delivery = await replay.get(session, delivery_id)
@@ -62,7 +65,15 @@ async def get_delivery(delivery_id: RowId, resources: ResourcesDep, _caller: Cal
         "and its retry clock starts again: it is retried for the whole retry horizon once more. "
         "Other statuses: 409 `DELIVERY_NOT_REPLAYABLE`."
     ),
-    responses=errors(404, 409),
+    responses=errors(
+        404,
+        409,
+        not_found=NOT_FOUND,
+        conflict=(
+            "DELIVERY_NOT_REPLAYABLE",
+            "delivery 42 is delivered; only dead, discarded, unmatched, stale deliveries can be replayed",
+        ),
+    ),
 )
 async def replay_delivery(delivery_id: RowId, resources: ResourcesDep, caller: CallerDep) -> DeliveryOut:
     async with transaction(resources) as session:
@@ -79,7 +90,16 @@ async def replay_delivery(delivery_id: RowId, resources: ResourcesDep, caller: C
         "Status becomes `discarded`; the reason goes to the audit log. A delivery a worker holds "
         "(`in_flight`) or one already finished cannot be discarded: 409 `DELIVERY_NOT_DISCARDABLE`."
     ),
-    responses=errors(404, 409, 422),
+    responses=errors(
+        404,
+        409,
+        422,
+        not_found=NOT_FOUND,
+        conflict=(
+            "DELIVERY_NOT_DISCARDABLE",
+            "delivery 42 is in_flight; only pending, awaiting_transfer, unmatched, dead deliveries can be discarded",
+        ),
+    ),
 )
 async def discard_delivery(
     delivery_id: RowId, body: DiscardIn, resources: ResourcesDep, caller: CallerDep

@@ -36,7 +36,7 @@ async def list_events(
 @router.get(
     "/api/v1/events/{event_id}",
     summary="One event with its payload, its deliveries and every attempt",
-    responses=errors(404),
+    responses=errors(404, not_found=("EVENT_NOT_FOUND", "no event with id 42")),
 )
 async def get_event(event_id: RowId, resources: ResourcesDep, _caller: CallerDep) -> EventDetail:
     async with resources.sessionmaker() as session:

@@ -60,6 +60,25 @@ def operator_router(tag: str) -> APIRouter:
     return APIRouter(route_class=OperatorRoute, tags=[tag])
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI error answers of an operator route: the key checks (401, 403) plus its own."""
-    return problem_responses(401, 403, *statuses, 503)
+_EXAMPLES: dict[int, tuple[str, str]] = {
+    400: ("CURSOR_INVALID", "the cursor is not one this list gave out"),
+    401: ("API_KEY_MISSING", "send an API key as 'Authorization: Bearer <key>'"),
+    403: ("ROLE_INSUFFICIENT", "this action needs the operator role; the API key has the viewer role"),
+    409: ("CONFLICT", "the resource's current state does not allow this action"),
+    422: ("VALIDATION_FAILED", "the request does not match the schema"),
+    503: ("DATABASE_UNAVAILABLE", "the database cannot be reached; retry later"),
+}
+
+
+def errors(
+    *statuses: int, not_found: tuple[str, str] | None = None, conflict: tuple[str, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI error answers of an operator route: the key checks (401, 403) plus its own.
+
+    ``not_found`` and ``conflict`` (code, detail) are this route's own 404 and 409 examples.
+    """
+    examples = dict(_EXAMPLES)
+    examples[404] = not_found or ("NOT_FOUND", "no such resource")
+    if conflict:
+        examples[409] = conflict
+    return problem_responses(401, 403, *statuses, 503, examples=examples)

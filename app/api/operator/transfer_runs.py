@@ -76,7 +76,9 @@ async def list_transfer_runs(
 
 
 @router.get(
-    "/api/v1/transfer-runs/{run_id}", summary="One Transfer job run with its counts", responses=errors(404)
+    "/api/v1/transfer-runs/{run_id}",
+    summary="One Transfer job run with its counts",
+    responses=errors(404, not_found=("TRANSFER_RUN_NOT_FOUND", "no Transfer job run with id 42")),
 )
 async def get_transfer_run(run_id: RowId, resources: ResourcesDep, _caller: CallerDep) -> TransferRunOut:
     async with resources.sessionmaker() as session:

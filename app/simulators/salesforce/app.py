@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Response
 
+from app.api.docs import install_docs
 from app.simulators.salesforce import admin, composite, oauth, query, sobjects
 from app.simulators.salesforce.gateway import install_gateway
 from app.simulators.salesforce.state import SalesforceState
@@ -14,8 +15,12 @@ def create_salesforce_app(state: SalesforceState | None = None) -> FastAPI:
     """One simulated org; pass ``state`` to share it with the test or demo that drives it."""
     org = state or SalesforceState()
     app = FastAPI(
-        title="Veeva CRM (Salesforce) simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json"
+        title="Veeva CRM (Salesforce) simulator",
+        docs_url=None,  # install_docs: /_sim/docs and /_sim/redoc from the package, not a CDN
+        redoc_url=None,
+        openapi_url="/_sim/openapi.json",
     )
+    install_docs(app, prefix="/_sim")
     app.state.salesforce = org
 
     @app.get(API_PREFIX, include_in_schema=False)

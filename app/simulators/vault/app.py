@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.docs import install_docs
 from app.simulators.vault import admin, auth, query, vobjects
 from app.simulators.vault import responses as r
 from app.simulators.vault.gate import ApiGate
@@ -22,10 +23,11 @@ def create_vault_app(state: VaultState | None = None, *, flavor: Flavor | None =
         raise ValueError(f"state is a {state.config.flavor} vault, not {flavor}")
     app = FastAPI(
         title=f"Veeva Vault simulator ({state.config.flavor})",
-        docs_url="/_sim/docs",
+        docs_url=None,  # install_docs: /_sim/docs and /_sim/redoc from the package, not a CDN
         openapi_url="/_sim/openapi.json",
         redoc_url=None,
     )
+    install_docs(app, prefix="/_sim")
     app.state.vault = state
     for module in (auth, vobjects, query, admin):
         app.include_router(module.router)

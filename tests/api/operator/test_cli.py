@@ -56,8 +56,9 @@ async def test_connections_create_then_list(server: str) -> None:
         "--login-url", "https://login.salesforce.com", "--client-id", "cid", "--client-secret", "cli-secret-1",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
-    assert "webhook secret (shown once): whsec_" in created.stdout
-    assert "cli-secret-1" not in created.stdout
+    assert "webhook secret (shown once): whsec_" in created.stderr  # stdout stays the JSON
+    assert "whsec_" not in created.stdout
+    assert "cli-secret-1" not in created.output
     listed = bridge(server, "connections", "list")
     assert listed.exit_code == 0, listed.output
     assert "CLI CRM" in listed.stdout
@@ -101,7 +102,7 @@ async def test_deliveries_list_replay_and_bulk_replay(server: str, clean_db: Asy
 async def test_keys_and_roles_from_the_command_line(server: str) -> None:
     created = bridge(server, "api-keys", "create", "--name", "night shift", "--role", "viewer")
     assert created.exit_code == 0, created.output
-    viewer_key = created.stdout.split("API key (shown once):")[1].strip()
+    viewer_key = created.stderr.split("API key (shown once):")[1].strip()  # the secret: on stderr
     assert viewer_key.startswith("brk_")
     assert as_json(bridge(server, "settings", "show", key=viewer_key))["retry_horizon_seconds"] == 259200
     refused = bridge(server, "settings", "set", "--retry-horizon-seconds", "7200", key=viewer_key)

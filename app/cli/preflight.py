@@ -1,0 +1,91 @@
+"""Checks `bridge serve` and `bridge worker` make before they start: a configuration mistake is one line
+on stderr naming the fix and a non-zero exit, never a traceback from deep inside uvicorn or arq."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import typer
+from pydantic import ValidationError
+
+from app.config import ConfigError, Settings
+
+EXIT_CONFIG = 2  # like a usage error: the command cannot run as configured
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def load_settings() -> Settings:
+    """The settings, checked; a bad value names its variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "BRIDGE_" + "_".join(str(part) for part in first["loc"]).upper()
+        fail(f"{name}: {first['msg']}")
+    try:
+        settings.check()
+    except ConfigError as exc:
+        fail(str(exc))
+    return settings
+
+
+def where(url: str) -> str:
+    """host:port of a URL, without its credentials (messages may end up in logs)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+async def _schema_problem(database_url: str) -> str | None:
+    from app.db import create_engine
+    from app.migrate import SchemaOutOfDate, ensure_schema_current
+
+    engine = create_engine(database_url)
+    try:
+        async with asyncio.timeout(10):
+            await ensure_schema_current(engine)
+    except SchemaOutOfDate as exc:
+        return str(exc)
+    except Exception:
+        return None  # unreachable now: the processes start anyway and wait (see /readyz)
+    finally:
+        await engine.dispose()
+    return None
+
+
+def check_schema(settings: Settings) -> None:
+    """An external database must be migrated first (the embedded one is migrated at start)."""
+    if settings.embedded:
+        return
+    problem = asyncio.run(_schema_problem(settings.database_url))
+    if problem:
+        fail(problem)
+
+
+async def _redis_problem(url: str) -> str | None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return type(exc).__name__
+    finally:
+        await client.aclose()
+    return None
+
+
+def check_redis(settings: Settings) -> None:
+    if not settings.redis_url:
+        fail("bridge worker needs BRIDGE_REDIS_URL; without it, jobs run inside `bridge serve`")
+    problem = asyncio.run(_redis_problem(settings.redis_url))
+    if problem:
+        fail(
+            f"Redis at {where(settings.redis_url)} cannot be reached ({problem}): start it or fix "
+            "BRIDGE_REDIS_URL (or pass --wait to wait for it)"
+        )

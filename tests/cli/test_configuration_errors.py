@@ -1,0 +1,123 @@
+"""Issue 18 point 5: configuration mistakes are one line on stderr that names the fix, with a non-zero
+exit and no traceback; `bridge secret-key` makes a key the bridge accepts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.cli.run import bridge
+from tests.conftest import PG_ADMIN_URL, TEST_SECRET_KEY, _sqlalchemy_url
+from tests.processes import free_port
+
+NO_REDIS = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: no check may get as far as Redis
+
+
+@pytest.fixture(scope="module")
+def unmigrated_url() -> Iterator[str]:
+    """An empty PostgreSQL database, as before the first `bridge migrate`."""
+    name = f"bridge_unmigrated_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield _sqlalchemy_url(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def one_line_error(result: object, *needles: str) -> str:
+    assert getattr(result, "returncode", 0) != 0
+    stderr = str(getattr(result, "stderr", ""))
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_missing_secret_key_says_how_to_make_one(command: str, tmp_path: Path, pg_url: str) -> None:
+    result = bridge(command, cwd=tmp_path, BRIDGE_DATABASE_URL=pg_url, BRIDGE_REDIS_URL=NO_REDIS)
+    one_line_error(result, "BRIDGE_SECRET_KEY", "bridge secret-key")
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("weak", ["my-test-secret", "change-me", "a" * 40, "short-but-random-Xq7"])
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_weak_secret_key_is_refused(command: str, weak: str, tmp_path: Path, pg_url: str) -> None:
+    result = bridge(
+        command,
+        cwd=tmp_path,
+        BRIDGE_DATABASE_URL=pg_url,
+        BRIDGE_REDIS_URL=NO_REDIS,
+        BRIDGE_SECRET_KEY=weak,
+    )
+    line = one_line_error(result, "BRIDGE_SECRET_KEY", "too weak", "bridge secret-key")
+    assert weak not in line  # the message never echoes the secret
+
+
+def test_secret_key_prints_a_key_the_bridge_accepts(tmp_path: Path, pg_url: str) -> None:
+    made = bridge("secret-key", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert made.stdout == key + "\n"  # only the key: `export BRIDGE_SECRET_KEY="$(bridge secret-key)"`
+    assert len(key) >= 32
+    assert bridge("secret-key", cwd=tmp_path).stdout.strip() != key
+    # the key gets past the checks: the worker then refuses only for the (deliberately) absent Redis
+    result = bridge(
+        "worker",
+        cwd=tmp_path,
+        BRIDGE_DATABASE_URL=pg_url,
+        BRIDGE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        BRIDGE_SECRET_KEY=key,
+    )
+    one_line_error(result, "Redis")
+
+
+def test_a_worker_refuses_to_start_without_redis_and_names_the_fix(tmp_path: Path, pg_url: str) -> None:
+    port = free_port()  # nothing listens there
+    result = bridge(
+        "worker",
+        cwd=tmp_path,
+        BRIDGE_DATABASE_URL=pg_url,
+        BRIDGE_REDIS_URL=f"redis://:hunter2-password@127.0.0.1:{port}/0",
+        BRIDGE_SECRET_KEY=TEST_SECRET_KEY,
+    )
+    line = one_line_error(result, f"127.0.0.1:{port}", "BRIDGE_REDIS_URL", "--wait")
+    assert "hunter2" not in line
+    assert result.stdout == ""
+
+
+def test_a_worker_without_a_redis_url_says_jobs_run_in_serve(tmp_path: Path, pg_url: str) -> None:
+    result = bridge("worker", cwd=tmp_path, BRIDGE_DATABASE_URL=pg_url, BRIDGE_SECRET_KEY=TEST_SECRET_KEY)
+    one_line_error(result, "BRIDGE_REDIS_URL", "bridge serve")
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_an_unmigrated_database_says_run_migrate(command: str, tmp_path: Path, unmigrated_url: str) -> None:
+    result = bridge(
+        command,
+        *(["--burst"] if command == "worker" else ["--port", str(free_port())]),
+        cwd=tmp_path,
+        BRIDGE_DATABASE_URL=unmigrated_url,
+        BRIDGE_REDIS_URL=NO_REDIS,
+        BRIDGE_SECRET_KEY=TEST_SECRET_KEY,
+    )
+    one_line_error(result, "bridge migrate")
+
+
+def test_a_bad_setting_value_names_its_variable(tmp_path: Path) -> None:
+    result = bridge("serve", cwd=tmp_path, BRIDGE_TRANSFER_INTERVAL_SECONDS="often")
+    one_line_error(result, "BRIDGE_TRANSFER_INTERVAL_SECONDS")
