@@ -24,7 +24,8 @@ from app.repositories import deliveries_query
 from app.services import replay
 
 router = operator_router("deliveries")
-ONE = "/api/v1/deliveries/{delivery_id}"
+# :int so that /deliveries/replay is never taken for a delivery id (its OPTIONS answers Allow: POST)
+ONE = "/api/v1/deliveries/{delivery_id:int}"
 
 
 @router.get(
