@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.simulators.common.faults import FaultSettings
@@ -122,15 +121,7 @@ async def test_server_errors_rate_limits_and_session_expiry(
     with simulated_world() as world:
         org = world.orgs[0]
         await world.connect(clean_db, org, sync_studies_and_sites=False)
-        async with clean_db.begin() as conn:  # as an operator would for a stormy day: more attempts
-            await conn.execute(
-                text(
-                    "INSERT INTO global_settings (id, ctms_person_field, crm_account_field,"
-                    " automate_monitoring_events, automate_communication_log_items, max_attempts,"
-                    " unmatched_max_age_seconds, updated_at)"
-                    " VALUES (1, 'external_id__v', 'External_ID_vod__c', false, false, 50, 604800, now())"
-                )
-            )
+        # transient failures are retried for the retry horizon (72 h by default): no settings to change
         fast = {"BRIDGE_RETRY_BASE_SECONDS": "0.2", "BRIDGE_RETRY_CAP_SECONDS": "2"}
         async with deployment(world, clean_db, pg_url, redis_url, **fast), httpx.AsyncClient() as client:
             person, study = await _seed(world)
