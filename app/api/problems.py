@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.logging import get_logger
 
@@ -137,10 +138,28 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(Problem(500, "INTERNAL_ERROR", "the bridge failed to handle this request"))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {400: "BODY_NOT_PARSABLE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
             exc.status_code, f"HTTP_{exc.status_code}"
         )
-        return problem_response(
-            Problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(Problem(exc.status_code, code, str(exc.detail), headers=headers))
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path: Starlette names only the first route's."""
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        match, _child = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+def _leaf_routes(routes: Any) -> Any:
+    # FastAPI keeps included routers nested (none of ours has a prefix, so each route's own path holds)
+    for route in routes:
+        nested = getattr(getattr(route, "original_router", None), "routes", None)
+        yield from _leaf_routes(nested) if nested is not None else (route,)

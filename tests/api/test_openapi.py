@@ -18,3 +18,21 @@ def test_every_error_answer_is_problem_json_and_body_operations_document_400_408
                 assert {"400", "408", "422"} <= set(operation["responses"]), (method, path)
             if path.startswith("/api/v1"):
                 assert {"401", "403", "422", "503"} <= set(operation["responses"]), (method, path)
+
+
+def test_each_documented_error_shows_an_example_of_that_operation_and_status() -> None:
+    spec = create_app(make_settings("sqlite+aiosqlite://")).openapi()
+    webhook_codes = {"SIGNATURE_INVALID", "ENVELOPE_INVALID", "STORE_UNAVAILABLE", "BODY_TOO_LARGE"}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) < 400:
+                    continue
+                example = response["content"]["application/problem+json"]["example"]
+                assert example["status"] == int(status), (method, path, status)
+                if path.startswith("/api/v1"):
+                    assert example["code"] not in webhook_codes, (method, path, status)
+    deliveries = spec["paths"]["/api/v1/deliveries/{delivery_id}/replay"]["post"]["responses"]
+    assert deliveries["404"]["content"]["application/problem+json"]["example"]["code"] == "DELIVERY_NOT_FOUND"
+    ctms = spec["paths"]["/webhooks/ctms"]["post"]["responses"]
+    assert ctms["401"]["content"]["application/problem+json"]["example"]["code"] == "SIGNATURE_INVALID"

@@ -32,7 +32,7 @@ for child in ROUTERS:
 def route_keys(routes: Iterable[object]) -> list[tuple[str, str]]:
     """(method, path) of every API route, as the role matrix names them."""
     return sorted(
-        (method, route.path)
+        (method, route.path_format)
         for route in routes
         if isinstance(route, APIRoute)
         for method in route.methods or ()

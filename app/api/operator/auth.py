@@ -38,7 +38,7 @@ async def authorize(
             headers={"WWW-Authenticate": "Bearer"},
         )
     route = request.scope.get("route")
-    needed = required_role(request.method, route.path) if isinstance(route, APIRoute) else None
+    needed = required_role(request.method, route.path_format) if isinstance(route, APIRoute) else None
     if needed is None:  # fail closed: a route nobody put in the matrix is nobody's
         raise Problem(500, "ROUTE_NOT_IN_ROLE_MATRIX", "this route has no line in the role matrix")
     admin_key = resources.settings.admin_api_key

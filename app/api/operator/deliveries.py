@@ -25,7 +25,8 @@ from app.services import replay
 
 router = operator_router("deliveries")
 NOT_FOUND = ("DELIVERY_NOT_FOUND", "no delivery with id 42")
-ONE = "/api/v1/deliveries/{delivery_id}"
+# :int so that /deliveries/replay is never taken for a delivery id (its OPTIONS answers Allow: POST)
+ONE = "/api/v1/deliveries/{delivery_id:int}"
 
 
 @router.get(

@@ -67,6 +67,10 @@ class PageParams:
                 raise _bad_cursor()
             if isinstance(value, str) and "\x00" in value:  # never issued; PostgreSQL cannot compare it
                 raise _bad_cursor()
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:  # never issued; beyond BIGINT
+                raise _bad_cursor()
+            if isinstance(value, datetime) and value.utcoffset() is None:  # issued ones carry an offset
+                raise _bad_cursor()
             decoded.append(value)
         return decoded
 

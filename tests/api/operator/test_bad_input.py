@@ -114,3 +114,32 @@ async def test_an_unparsable_body_is_a_problem_with_a_stable_code(api: Api) -> N
     assert response.status_code in (400, 422), response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] in ("BODY_NOT_PARSABLE", "VALIDATION_FAILED")
+
+
+BEYOND_BIGINT = 2**63  # ids are PostgreSQL BIGINT; one more must be a 422, not a database error
+
+
+async def test_ids_beyond_bigint_in_a_query_or_a_body_are_422(api: Api) -> None:
+    problem(await api.get("/api/v1/deliveries", params={"event_id": BEYOND_BIGINT}), 422, "VALIDATION_FAILED")
+    problem(await api.get(f"/api/v1/deliveries/{BEYOND_BIGINT}"), 422, "VALIDATION_FAILED")
+    body = {"dry_run": True, "up_to_id": BEYOND_BIGINT}
+    problem(await api.post("/api/v1/deliveries/replay", body), 422, "VALIDATION_FAILED")
+    assert (await api.get("/api/v1/deliveries", params={"event_id": 2**63 - 1})).status_code == 200
+
+
+async def test_cursors_never_issued_beyond_bigint_or_without_an_offset_are_refused(api: Api) -> None:
+    from app.api.operator.pagination import encode_cursor
+
+    for path in ("/api/v1/deliveries", "/api/v1/events", "/api/v1/audit-log", "/api/v1/transfer-runs"):
+        response = await api.get(path, params={"cursor": encode_cursor([BEYOND_BIGINT])})
+        problem(response, 400, "CURSOR_INVALID")
+    naive = encode_cursor(["2026-11-20T10:00:00", "key_1"])
+    problem(await api.get("/api/v1/api-keys", params={"cursor": naive}), 400, "CURSOR_INVALID")
+
+
+async def test_a_method_not_allowed_names_every_method_the_path_takes(api: Api) -> None:
+    response = await api.client.request("OPTIONS", "/api/v1/deliveries/replay")
+    problem(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "POST"  # not GET: "replay" is no delivery id
+    response = await api.client.request("PUT", "/api/v1/connections")
+    assert response.headers["allow"] == "GET, POST"

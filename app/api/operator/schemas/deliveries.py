@@ -11,6 +11,8 @@ from app.models import Delivery, DeliveryAttempt
 from app.repositories.deliveries_query import DeliveryFilter
 from app.repositories.events_query import EventFilter
 
+BIGINT_MAX = 2**63 - 1  # ids are PostgreSQL BIGINT: a larger number is a 422, never a database error
+
 DeliveryStatusName = Literal[
     "pending",
     "in_flight",
@@ -140,7 +142,7 @@ class DeliveryQuery(BaseModel):
     direction: Literal["ctms_to_crm", "crm_to_ctms"] | None = None
     object: str | None = Field(None, description="the source object", examples=["crm_activity__v"])
     source_id: str | None = None
-    event_id: int | None = None
+    event_id: int | None = Field(None, ge=1, le=BIGINT_MAX)
     created_after: AwareDatetime | None = Field(None, description="inclusive, with a UTC offset")
     created_before: AwareDatetime | None = Field(None, description="exclusive")
 
@@ -182,7 +184,7 @@ class BulkReplayIn(DeliveryQuery):
     )
     dry_run: bool = Field(True, description="count only (the default, so a bare call changes nothing)")
     up_to_id: int | None = Field(
-        None, description="from a dry run: replay nothing newer than what it counted"
+        None, ge=1, le=BIGINT_MAX, description="from a dry run: replay nothing newer than what it counted"
     )
     as_of: AwareDatetime | None = Field(
         None, description="from a dry run: skip deliveries that changed since"
