@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.clients.registry import ClientRegistry
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.services.throttle import SharedGate
 from app.worker.queue import JobQueue
 
 
@@ -32,8 +33,15 @@ class Resources:
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
         http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=100))
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        clients = ClientRegistry(http, settings)
-        return cls(settings, engine, create_sessionmaker(engine), queue, http, worker_id, clients)
+        sessionmaker = create_sessionmaker(engine)
+        gate = SharedGate(
+            sessionmaker,
+            recheck_seconds=settings.throttle_recheck_seconds,
+            max_wait=settings.throttle_max_wait_seconds,
+            default_pause=settings.throttle_default_seconds,
+        )
+        clients = ClientRegistry(http, settings, gate)
+        return cls(settings, engine, sessionmaker, queue, http, worker_id, clients)
 
     async def close(self) -> None:
         await self.http.aclose()

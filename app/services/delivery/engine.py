@@ -15,7 +15,9 @@ from typing import Any
 
 from app import metrics
 from app.clients.errors import ClientError
+from app.clients.throttle import ThrottledError, target_for
 from app.context import Resources
+from app.domain.lanes import Lane
 from app.logging import get_logger
 from app.models import Delivery, DeliveryStatus, utcnow
 from app.repositories import connections as connections_repo
@@ -52,6 +54,8 @@ async def drain_lane(resources: Resources, lane: str) -> DrainStats:
             if not held:
                 return stats  # another process drains it, and re-checks after it lets go
             while True:
+                if await _paused(resources, lane):
+                    return stats  # its work stays pending, untouched; the lane is woken when the pause ends
                 if time.monotonic() - _last_sent.get(lane, -STREAMING_SECONDS) < STREAMING_SECONDS:
                     await _gather(resources, lane)
                 if not await _one_batch(resources, lane, stats):
@@ -60,6 +64,19 @@ async def drain_lane(resources: Resources, lane: str) -> DrainStats:
         async with resources.sessionmaker() as session:
             if not await deliveries_repo.due_count(session, lane, utcnow()):
                 return stats
+
+
+async def _paused(resources: Resources, lane: str) -> bool:
+    """Before claiming, ask the gate of the target the lane writes to: a short pause is waited out, a long
+    one leaves the work unclaimed (no attempt counted) and wakes the lane when it ends. Calls to other
+    targets inside a batch ask their own gates (in the clients)."""
+    try:
+        await resources.clients.gate.before_call(target_for(Lane.parse(lane).connection_id))
+    except ThrottledError as exc:
+        wait = max(0.0, (exc.until - utcnow()).total_seconds())
+        await wakeups.wake_lanes(resources.queue, [lane], defer_seconds=wait)
+        return True
+    return False
 
 
 async def _gather(resources: Resources, lane: str) -> None:
