@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
-from app.clients.throttle import DEFAULT_PAUSE_SECONDS, MAX_WAIT_SECONDS, LocalGate, Sleep
+from app.clients.throttle import DEFAULT_PAUSE_SECONDS, MAX_WAIT_SECONDS, LocalGate, Sleep, crm_target
 from app.logging import get_logger
 from app.models import utcnow
 from app.repositories import throttle_gates as gates_repo
@@ -75,3 +75,13 @@ class SharedGate(LocalGate):
                 seconds=round((until - self.clock()).total_seconds(), 3),
                 paused_until=until.isoformat(),
             )
+
+
+async def throttled_until(session: AsyncSession) -> dict[str, datetime]:
+    """Until when each paused CRM connection is not called, for operators (by connection id)."""
+    prefix = crm_target("")
+    return {
+        g.target.removeprefix(prefix): g.paused_until
+        for g in await gates_repo.running(session, utcnow())
+        if g.target.startswith(prefix)
+    }
