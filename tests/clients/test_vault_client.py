@@ -442,3 +442,17 @@ async def test_burst_remaining_is_tracked_and_calls_slow_down_before_the_window_
     before = len(delays)
     await client.describe("study__v")
     assert delays[before:] == []  # full speed again
+
+
+async def test_an_answer_vault_held_back_pauses_the_vault_for_every_caller_of_the_gate(
+    vault_rig: Rig, vault_state: VaultState, clock: Clock
+) -> None:
+    gate = LocalGate(clock=clock)
+    vault_state.faults.configure(FaultSettings(burst_limit=100, throttle_below=1000, throttle_delay_ms=20))
+    client = VaultClient(vault_rig.http, vault_credentials(), gate=gate)
+    other = VaultClient(vault_rig.http, vault_credentials(), gate=gate)  # another lane, same vault
+
+    await client.describe("study__v")  # answered with X-VaultAPI-ResponseDelay: 20
+
+    assert gate.paused("vault") == (clock.now + timedelta(seconds=0.02), "RESPONSE_DELAY")
+    assert other.gate.paused(other.target) is not None
