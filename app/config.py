@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(30.0, gt=0)
     retry_base_seconds: float = Field(1.0, gt=0, description="first retry delay; doubles each attempt")
     retry_cap_seconds: float = Field(900.0, gt=0, description="longest delay between two attempts")
+    throttle_default_seconds: float = Field(
+        30.0, ge=0, description="how long a limit answer that names no Retry-After pauses its target"
+    )
+    throttle_max_wait_seconds: float = Field(
+        5.0, ge=0, description="a drainer waits out a shorter pause in place; a longer one reschedules"
+    )
+    throttle_recheck_seconds: float = Field(
+        0.25, ge=0, description="how stale a worker's view of another worker's throttle gate may be"
+    )
     worker_max_jobs: int = Field(20, ge=1)
     connection_concurrency: int = Field(
         4, ge=1, le=64, description="calls in flight per connection and target object (lane partitions)"

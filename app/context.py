@@ -16,6 +16,7 @@ from app.config import Settings
 from app.db import POOL_OVERFLOW, POOL_SIZE, create_engine, create_sessionmaker, is_postgres
 from app.logging import get_logger
 from app.repositories.inbox_writer import MAX_FLUSHES, InboxWriter
+from app.services.throttle import SharedGate
 from app.services.wakeups import PlannerDoorbell
 from app.worker.queue import JobQueue
 
@@ -47,7 +48,14 @@ class Resources:
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
         http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=100))
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        clients = ClientRegistry(http, settings)
+        sessionmaker = create_sessionmaker(engine)
+        gate = SharedGate(
+            sessionmaker,
+            recheck_seconds=settings.throttle_recheck_seconds,
+            max_wait=settings.throttle_max_wait_seconds,
+            default_pause=settings.throttle_default_seconds,
+        )
+        clients = ClientRegistry(http, settings, gate)
         # Webhook intake has its own small pool: no pre-ping (the writer retries a broken connection once
         # instead), and autocommit, so a batch is one round trip (its single INSERT is its transaction).
         # It opens no connection until the first webhook, so workers never use it.
@@ -64,7 +72,7 @@ class Resources:
         return cls(
             settings,
             engine,
-            create_sessionmaker(engine),
+            sessionmaker,
             queue,
             http,
             worker_id,

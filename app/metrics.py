@@ -44,3 +44,11 @@ WORKER_RECONNECTS = Counter(
     "Times this worker got a dependency back after losing it",
     ["dependency"],
 )
+THROTTLE_PAUSED_UNTIL = Gauge(
+    "bridge_throttle_paused_until_seconds",
+    "Unix time until which a target that asked us to slow down is not called (as this process knows it)",
+    ["target"],
+)
+THROTTLE_PAUSES = Counter(
+    "bridge_throttle_pauses_total", "Throttle signals from targets, by reason", ["target", "reason"]
+)

@@ -14,15 +14,17 @@ import httpx
 from app.clients.crm import CrmGateway, SalesforceGateway, VaultCrmGateway
 from app.clients.errors import PermanentError
 from app.clients.salesforce import SalesforceClient, SalesforceCredentials
+from app.clients.throttle import LocalGate, ThrottleGate, crm_target, ctms_target
 from app.clients.vault import VaultClient, VaultCredentials
 from app.config import Settings
 from app.crypto import SecretBox
 
 
 class ClientRegistry:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, gate: ThrottleGate | None = None) -> None:
         self._http = http
         self._settings = settings
+        self.gate: ThrottleGate = gate or LocalGate()  # one per process: every client shares its pauses
         self._ctms: VaultClient | None = None
         self._crm: dict[str, tuple[datetime, CrmGateway]] = {}
 
@@ -41,7 +43,7 @@ class ClientRegistry:
                 s.vault_id,
                 s.vault_api_version,
             )
-            self._ctms = VaultClient(self._http, creds, target="ctms")
+            self._ctms = VaultClient(self._http, creds, target=ctms_target(), gate=self.gate)
         return self._ctms
 
     def crm(self, connection: Any) -> CrmGateway:
@@ -49,15 +51,17 @@ class ClientRegistry:
         cached = self._crm.get(connection.id)
         if cached and cached[0] == connection.updated_at:
             return cached[1]
-        gateway = build_gateway(self._http, self._settings, connection)
+        gateway = build_gateway(self._http, self._settings, connection, self.gate)
         self._crm[connection.id] = (connection.updated_at, gateway)
         return gateway
 
 
-def build_gateway(http: httpx.AsyncClient, settings: Settings, connection: Any) -> CrmGateway:
+def build_gateway(
+    http: httpx.AsyncClient, settings: Settings, connection: Any, gate: ThrottleGate | None = None
+) -> CrmGateway:
     crm: dict[str, Any] = dict(connection.crm or {})
     secrets: dict[str, Any] = SecretBox(settings.encryption_key).open(connection.secrets_encrypted) or {}
-    target = f"crm:{connection.id}"
+    target = crm_target(connection.id)
     if connection.platform == "salesforce":
         creds = SalesforceCredentials(
             login_url=str(crm.get("login_url", "https://login.salesforce.com")),
@@ -65,7 +69,7 @@ def build_gateway(http: httpx.AsyncClient, settings: Settings, connection: Any) 
             client_secret=str(secrets.get("client_secret", "")),
             api_version=str(crm.get("api_version", "v62.0")),
         )
-        return SalesforceGateway(SalesforceClient(http, creds, target=target))
+        return SalesforceGateway(SalesforceClient(http, creds, target=target, gate=gate))
     if connection.platform == "vault":
         vault = VaultCredentials(
             url=str(crm.get("vault_url", "")),
@@ -74,7 +78,7 @@ def build_gateway(http: httpx.AsyncClient, settings: Settings, connection: Any) 
             vault_id=crm.get("vault_id"),
             api_version=str(crm.get("api_version", "v25.2")),
         )
-        return VaultCrmGateway(VaultClient(http, vault, target=target))
+        return VaultCrmGateway(VaultClient(http, vault, target=target, gate=gate))
     raise PermanentError(
         "UNKNOWN_PLATFORM", f"connection platform {connection.platform!r} is not salesforce or vault"
     )

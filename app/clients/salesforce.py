@@ -1,7 +1,8 @@
 """Salesforce REST API client (Veeva CRM on Salesforce): OAuth client credentials, sObject collections, SOQL.
 
 Tokens are refreshed once on 401 INVALID_SESSION_ID. 429, 5xx and 403 REQUEST_LIMIT_EXCEEDED are transient;
-the daily allowance in ``Sforce-Limit-Info`` is kept for metrics and operators.
+429 and REQUEST_LIMIT_EXCEEDED also pause the org at the throttle gate (Retry-After, or a default: the
+REST API documents none). The daily allowance in ``Sforce-Limit-Info`` is kept for metrics and operators.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import orjson
 from app.clients.errors import AuthError, PermanentError, TransientError, excerpt
 from app.clients.http import retry_after, send
 from app.clients.results import CallFact, RecordResult, WriteResult
+from app.clients.throttle import LocalGate, ThrottleGate
 
 MAX_BATCH = 200
 TRANSIENT_CODES = frozenset(
     {"REQUEST_LIMIT_EXCEEDED", "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "TXN_SECURITY_METERING_ERROR"}
 )
+LIMIT_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
@@ -36,11 +39,17 @@ class SalesforceCredentials:
 
 class SalesforceClient:
     def __init__(
-        self, http: httpx.AsyncClient, credentials: SalesforceCredentials, *, target: str = "salesforce"
+        self,
+        http: httpx.AsyncClient,
+        credentials: SalesforceCredentials,
+        *,
+        target: str = "salesforce",
+        gate: ThrottleGate | None = None,
     ) -> None:
         self._http = http
         self._creds = credentials
         self.target = target
+        self.gate: ThrottleGate = gate or LocalGate()
         self._token: str | None = None
         self._instance_url: str | None = None
         self._login_lock = asyncio.Lock()
@@ -97,6 +106,7 @@ class SalesforceClient:
         """One REST call under /services/data/{v}/ (or an absolute path from the API); refresh once on 401."""
         extra_headers = kwargs.pop("headers", {})  # kept for the retry after a refresh
         for attempt in (1, 2):
+            await self.gate.before_call(self.target)
             token, instance = await self._auth()
             url = instance + (
                 path
@@ -123,6 +133,12 @@ class SalesforceClient:
                     code or "INVALID_SESSION_ID",
                     message or "session refused after a fresh token",
                     http_status=401,
+                )
+            if response.status_code == 429 or code in LIMIT_CODES:
+                await self.gate.signal(
+                    self.target,
+                    retry_after(response),
+                    code or f"HTTP_{response.status_code}",
                 )
             if response.status_code == 429 or response.status_code >= 500 or code in TRANSIENT_CODES:
                 raise TransientError(

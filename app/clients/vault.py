@@ -2,7 +2,8 @@
 
 Vault answers most failures with HTTP 200 and ``responseStatus`` FAILURE, so every response is classified
 on its body. Sessions are re-established once on INVALID_SESSION_ID. Throttling is by delay: we read the
-burst headers and slow down before the window runs out, rather than after.
+burst headers and slow down before the window runs out, rather than after, through the throttle gate
+(app/clients/throttle.py), so every caller sharing the gate slows down together.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 from app.clients.errors import AuthError, ClientError, PermanentError, TransientError, excerpt
 from app.clients.http import retry_after, send
 from app.clients.results import CallFact, RecordResult, WriteResult
+from app.clients.throttle import LocalGate, ThrottleGate
 
 MAX_BATCH = 500
 CLIENT_ID = "ctms-crm-bridge"
@@ -32,6 +34,15 @@ TRANSIENT_TYPES = frozenset(
 )
 SESSION_ERRORS = frozenset({"INVALID_SESSION_ID", "NO_SESSION_ID", "SESSION_EXPIRED"})
 SLOW_DOWN_BELOW = 0.1  # start pacing calls when less than 10% of the burst window is left
+LIMIT_TYPES = frozenset({"API_LIMIT_EXCEEDED"})
+
+
+def pace_seconds(limit: int | None, remaining: int | None) -> float:
+    """How long to hold every call once less than 10% of the burst window is left: longer as it runs
+    out, at most 2 s (Vault itself then delays every call of everyone for the rest of the window)."""
+    if not limit or remaining is None or remaining >= limit * SLOW_DOWN_BELOW:
+        return 0.0
+    return min(2.0, 0.05 + 2.0 * (1 - max(0, remaining) / (limit * SLOW_DOWN_BELOW)))
 
 
 @dataclass(frozen=True)
@@ -45,12 +56,18 @@ class VaultCredentials:
 
 class VaultClient:
     def __init__(
-        self, http: httpx.AsyncClient, credentials: VaultCredentials, *, target: str = "vault"
+        self,
+        http: httpx.AsyncClient,
+        credentials: VaultCredentials,
+        *,
+        target: str = "vault",
+        gate: ThrottleGate | None = None,
     ) -> None:
         self._http = http
         self._creds = credentials
         self.target = target
         self.base_url = credentials.url.rstrip("/")  # which vault: what cached reads are keyed by
+        self.gate: ThrottleGate = gate or LocalGate()
         self._session_id: str | None = None
         self._login_lock = asyncio.Lock()
         self.burst_limit: int | None = None
@@ -93,13 +110,8 @@ class VaultClient:
         assert self._session_id is not None
         return self._session_id
 
-    async def _pace(self) -> None:
-        """Slow down before the burst window runs out (Vault then delays every call of everyone)."""
-        limit, remaining = self.burst_limit, self.burst_remaining
-        if limit and remaining is not None and remaining < limit * SLOW_DOWN_BELOW:
-            await asyncio.sleep(min(2.0, 0.05 + 2.0 * (1 - remaining / (limit * SLOW_DOWN_BELOW))))
-
-    def _note_burst(self, response: httpx.Response) -> None:
+    async def _note_burst(self, response: httpx.Response) -> None:
+        """Read the burst headers; a window running low, or a delayed answer, pauses the target."""
         for header, attr in (
             ("x-vaultapi-burstlimit", "burst_limit"),
             ("x-vaultapi-burstlimitremaining", "burst_remaining"),
@@ -107,6 +119,12 @@ class VaultClient:
             value = response.headers.get(header)
             if value is not None and value.lstrip("-").isdigit():
                 setattr(self, attr, int(value))
+        pause = pace_seconds(self.burst_limit, self.burst_remaining)
+        delay = response.headers.get("x-vaultapi-responsedelay", "")
+        if delay.isdigit() and int(delay) > 0:  # Vault is holding answers back: the window is spent
+            await self.gate.signal(self.target, max(pause, int(delay) / 1000.0), "RESPONSE_DELAY")
+        elif pause:
+            await self.gate.signal(self.target, pause, "BURST_LOW")
 
     async def call(
         self, method: str, path: str, operation: str, **kwargs: Any
@@ -114,7 +132,7 @@ class VaultClient:
         """One API call, re-logging in once on an expired session; raises on a whole-call failure."""
         extra_headers = kwargs.pop("headers", {})  # kept for the retry after a re-login
         for attempt in (1, 2):
-            await self._pace()
+            await self.gate.before_call(self.target)
             session_id = await self._session()
             headers = {
                 "Authorization": f"Bearer {session_id}",
@@ -124,8 +142,10 @@ class VaultClient:
             }
             url = path if path.startswith("http") else self._url(path)
             response, ms = await send(self._http, self.target, method, url, headers=headers, **kwargs)
-            self._note_burst(response)
+            await self._note_burst(response)
             fact = CallFact(self.target, operation, response.status_code, ms, excerpt(response.text))
+            if response.status_code == 429:
+                await self.gate.signal(self.target, retry_after(response), "HTTP_429")
             if response.status_code == 429 or response.status_code >= 500:
                 raise TransientError(
                     f"HTTP_{response.status_code}",
@@ -149,6 +169,8 @@ class VaultClient:
                         http_status=response.status_code,
                         excerpt=fact.excerpt,
                     )
+                if code in LIMIT_TYPES:
+                    await self.gate.signal(self.target, retry_after(response), code)
                 error = TransientError if code in TRANSIENT_TYPES else PermanentError
                 raise error(code, message, http_status=response.status_code, excerpt=fact.excerpt)
             if response.status_code >= 400:

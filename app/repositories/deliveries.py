@@ -141,6 +141,7 @@ _FINISH_MANY = text(
         next_attempt_at = COALESCE(v.next_attempt_at, d.next_attempt_at),
         retrying_since = v.retrying_since,
         finished_at = v.finished_at,
+        attempts = COALESCE(v.attempts, d.attempts),
         updated_at = :now,
         lease_owner = NULL,
         lease_expires_at = NULL
@@ -148,9 +149,9 @@ _FINISH_MANY = text(
         CAST(:ids AS BIGINT[]), CAST(:statuses AS TEXT[]), CAST(:codes AS TEXT[]), CAST(:errors AS TEXT[]),
         CAST(:target_objects AS TEXT[]), CAST(:target_ids AS TEXT[]), CAST(:payloads AS TEXT[]),
         CAST(:next_attempts AS TIMESTAMPTZ[]), CAST(:retrying AS TIMESTAMPTZ[]),
-        CAST(:finished AS TIMESTAMPTZ[])
+        CAST(:finished AS TIMESTAMPTZ[]), CAST(:attempts AS INTEGER[])
     ) AS v(id, status, code, error, target_object, target_id, payload, next_attempt_at, retrying_since,
-           finished_at)
+           finished_at, attempts)
     WHERE d.id = v.id AND d.lease_owner = :owner AND d.status = 'in_flight'
     RETURNING d.id
     """
@@ -166,6 +167,7 @@ _FINISH_COLUMNS = {
     "next_attempts": "next_attempt_at",
     "retrying": "retrying_since",
     "finished": "finished_at",
+    "attempts": "attempts",  # only where an outcome corrects the claim's count (a throttled batch)
 }
 
 
@@ -188,7 +190,7 @@ async def finish_many(
     done: set[int] = set()  # SQLite (embedded, one process): a statement per row is fine
     for row in rows:
         changes = {k: v for k, v in row.items() if k != "id"}
-        for keep in ("target_object", "target_id", "payload", "next_attempt_at"):
+        for keep in ("target_object", "target_id", "payload", "next_attempt_at", "attempts"):
             if changes.get(keep) is None:
                 changes.pop(keep, None)
         if await finish(session, int(row["id"]), owner, {**changes, "updated_at": now}):

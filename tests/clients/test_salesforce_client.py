@@ -8,6 +8,7 @@ import pytest
 
 from app.clients.errors import AuthError, PermanentError, TransientError
 from app.clients.salesforce import SalesforceClient, _record_result
+from app.clients.throttle import LocalGate, ThrottledError
 from app.simulators.common.faults import FaultSettings
 from app.simulators.salesforce import SalesforceState
 from app.simulators.salesforce.formats import id_suffix
@@ -204,9 +205,10 @@ async def test_whole_request_failures_are_permanent(
 # ---- limits and the error taxonomy ----------------------------------------------------------------------------------
 
 
-async def test_request_limit_exceeded_is_transient_with_retry_after(
-    sf_client: SalesforceClient, sf_state: SalesforceState
+async def test_request_limit_exceeded_is_transient_and_pauses_the_org_for_its_retry_after(
+    sf_rig: Rig, sf_state: SalesforceState, clock: Clock
 ) -> None:
+    sf_client = SalesforceClient(sf_rig.http, sf_credentials(), gate=LocalGate(max_wait=0.1, clock=clock))
     await sf_client.login()
     sf_state.configure_faults(FaultSettings(rate_limit_burst=1, retry_after_seconds=5))
 
@@ -218,6 +220,12 @@ async def test_request_limit_exceeded_is_transient_with_retry_after(
         403,
         5.0,
     )
+    calls = len(sf_state.calls.calls)
+    clock.advance(seconds=4)
+    with pytest.raises(ThrottledError):  # inside the pause the org is not called at all
+        await sf_client.query("SELECT Id FROM Account")
+    assert len(sf_state.calls.calls) == calls
+    clock.advance(seconds=1)
     assert await sf_client.query("SELECT Id FROM Account") == []
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from datetime import timedelta
 from itertools import count
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from app.clients import vault as vault_module
 from app.clients.errors import AuthError, PermanentError, TransientError
+from app.clients.throttle import LocalGate, ThrottledError
 from app.clients.vault import CLIENT_ID, VaultClient
 from app.simulators.common.faults import FaultSettings
 from app.simulators.common.server import ServerThread
@@ -255,17 +253,44 @@ async def test_server_errors_are_transient(vault_client: VaultClient, vault_stat
     assert await vault_client.query("SELECT id FROM study__v") == []  # nothing stuck after the fault
 
 
-async def test_rate_limiting_is_transient_with_retry_after(
-    vault_client: VaultClient, vault_state: VaultState
+async def test_api_limit_exceeded_is_transient_and_pauses_the_vault_at_the_gate(
+    vault_rig: Rig, vault_state: VaultState, clock: Clock
 ) -> None:
+    gate = LocalGate(default_pause=7.0, max_wait=0.1, clock=clock)
+    vault_client = VaultClient(vault_rig.http, vault_credentials(), gate=gate)
     await vault_client.login()
-    vault_state.faults.configure(FaultSettings(rate_limit_burst=1, retry_after_seconds=7))
+    vault_state.faults.configure(FaultSettings(rate_limit_burst=1))
 
     with pytest.raises(TransientError) as caught:
         await vault_client.describe("study__v")
+    assert (caught.value.code, caught.value.http_status) == ("API_LIMIT_EXCEEDED", 200)
 
-    assert (caught.value.code, caught.value.http_status, caught.value.retry_after) == ("HTTP_429", 429, 7.0)
+    calls = len(vault_state.calls.calls)
+    clock.advance(seconds=6.5)  # inside the pause: refused here, the vault never sees the call
+    with pytest.raises(ThrottledError) as held:
+        await vault_client.describe("study__v")
+    assert held.value.until == clock.now + timedelta(seconds=0.5)
+    assert len(vault_state.calls.calls) == calls
+
+    clock.advance(seconds=0.5)
     assert (await vault_client.describe("study__v"))["name"] == "study__v"
+
+
+async def test_http_429_pauses_the_vault_for_its_retry_after(vault_state: VaultState, clock: Clock) -> None:
+    """A proxy in front of a vault may answer 429 with Retry-After: honoured like Vault's own limits."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth"):
+            return httpx.Response(200, json={"responseStatus": "SUCCESS", "sessionId": "s", "vaultId": 4242})
+        return httpx.Response(429, headers={"Retry-After": "3"}, text="slow down")
+
+    gate = LocalGate(max_wait=1.0, clock=clock)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = VaultClient(http, vault_credentials(), target="ctms", gate=gate)
+        with pytest.raises(TransientError) as caught:
+            await client.describe("study__v")
+    assert (caught.value.code, caught.value.retry_after) == ("HTTP_429", 3.0)
+    assert gate.paused("ctms") == (clock.now + timedelta(seconds=3), "HTTP_429")
 
 
 async def test_a_vault_exception_answered_with_http_200_is_not_an_empty_result() -> None:
@@ -379,18 +404,17 @@ async def test_get_reads_a_record_and_a_missing_one_is_none(
 
 
 async def test_burst_remaining_is_tracked_and_calls_slow_down_before_the_window_runs_out(
-    vault_rig: Rig, vault_state: VaultState, monkeypatch: pytest.MonkeyPatch
+    vault_rig: Rig, vault_state: VaultState, clock: Clock
 ) -> None:
     delays: list[float] = []
 
-    async def record_sleep(seconds: float) -> None:
+    async def record_sleep(seconds: float) -> None:  # the gate's waits, on a clock of its own
         delays.append(seconds)
+        clock.advance(seconds=seconds)
 
-    # only the client's sleeps are recorded (and skipped): the module's asyncio, not the global one
-    monkeypatch.setattr(vault_module, "asyncio", SimpleNamespace(sleep=record_sleep, Lock=asyncio.Lock))
     vault_state.faults.configure(FaultSettings(burst_limit=20, throttle_delay_ms=0))
     vault_state.burst = BurstWindow(started_at=time.monotonic(), used=0)
-    client = VaultClient(vault_rig.http, vault_credentials())
+    client = VaultClient(vault_rig.http, vault_credentials(), gate=LocalGate(clock=clock, sleep=record_sleep))
 
     paced: list[
         tuple[int | None, list[float]]
@@ -418,3 +442,17 @@ async def test_burst_remaining_is_tracked_and_calls_slow_down_before_the_window_
     before = len(delays)
     await client.describe("study__v")
     assert delays[before:] == []  # full speed again
+
+
+async def test_an_answer_vault_held_back_pauses_the_vault_for_every_caller_of_the_gate(
+    vault_rig: Rig, vault_state: VaultState, clock: Clock
+) -> None:
+    gate = LocalGate(clock=clock)
+    vault_state.faults.configure(FaultSettings(burst_limit=100, throttle_below=1000, throttle_delay_ms=20))
+    client = VaultClient(vault_rig.http, vault_credentials(), gate=gate)
+    other = VaultClient(vault_rig.http, vault_credentials(), gate=gate)  # another lane, same vault
+
+    await client.describe("study__v")  # answered with X-VaultAPI-ResponseDelay: 20
+
+    assert gate.paused("vault") == (clock.now + timedelta(seconds=0.02), "RESPONSE_DELAY")
+    assert other.gate.paused(other.target) is not None

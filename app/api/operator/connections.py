@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import status
 
 from app.api.deps import ResourcesDep
@@ -24,6 +26,7 @@ from app.models import Connection
 from app.repositories import connections
 from app.services import connection_test, connections_admin
 from app.services.connection_settings import view
+from app.services.throttle import throttled_until
 
 router = operator_router("connections")
 ONE = "/api/v1/connections/{connection_id}"
@@ -31,8 +34,10 @@ NOT_FOUND = ("CONNECTION_NOT_FOUND", "no connection with id conn_0123456789ab")
 NAME_TAKEN = ("CONNECTION_NAME_TAKEN", "another connection is already named 'EU Medical CRM'")
 
 
-def _out(connection: Connection, box: SecretBox) -> ConnectionOut:
-    return ConnectionOut.model_validate(view(connection, box))
+def _out(connection: Connection, box: SecretBox, paused: dict[str, datetime] | None = None) -> ConnectionOut:
+    return ConnectionOut.model_validate(
+        {**view(connection, box), "throttled_until": (paused or {}).get(connection.id)}
+    )
 
 
 @router.get("/api/v1/connections", summary="List connections (no secrets)", responses=errors(400, 422))
@@ -40,7 +45,8 @@ async def list_connections(resources: ResourcesDep, _caller: CallerDep, page: Pa
     box = secret_box(resources)
     async with resources.sessionmaker() as session:
         rows = await connections.page(session, after_name=page.str_key(), limit=page.limit + 1)
-    return page.page(rows, lambda c: [c.name], lambda c: _out(c, box))
+        paused = await throttled_until(session)
+    return page.page(rows, lambda c: [c.name], lambda c: _out(c, box, paused))
 
 
 @router.post(
@@ -79,7 +85,8 @@ async def create_connection(
 async def get_connection(connection_id: str, resources: ResourcesDep, _caller: CallerDep) -> ConnectionOut:
     async with resources.sessionmaker() as session:
         connection = await connections_admin.get(session, connection_id)
-    return _out(connection, secret_box(resources))
+        paused = await throttled_until(session)
+    return _out(connection, secret_box(resources), paused)
 
 
 @router.patch(

@@ -16,7 +16,9 @@ from typing import Any
 from app import metrics
 from app.clients.errors import ClientError
 from app.clients.salesforce import MAX_BATCH as SALESFORCE_BATCH
+from app.clients.throttle import ThrottledError, target_for
 from app.context import Resources
+from app.domain.lanes import Lane
 from app.logging import get_logger
 from app.models import Delivery, DeliveryStatus, utcnow
 from app.repositories import connections as connections_repo
@@ -35,7 +37,8 @@ log = get_logger(__name__)
 # a trickle to arrive within ~250 ms of its webhook, long enough that a fast stream is not a call per event.
 STREAM_GATHER_SECONDS = 0.1
 STREAMING_SECONDS = 1.0
-_last_sent: dict[str, float] = {}
+# lane -> (when it last sent, in this process; how many that batch held; how many a call can carry)
+_last_sent: dict[str, tuple[float, int, int]] = {}
 
 
 @dataclass
@@ -59,8 +62,12 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
             if not held:
                 return stats  # another process drains it, and re-checks after it lets go
             while True:
-                if time.monotonic() - _last_sent.get(lane, -STREAMING_SECONDS) < STREAMING_SECONDS:
-                    await _gather(resources, lane)
+                if await _paused(resources, lane):
+                    return stats  # its work stays pending, untouched; the lane is woken when the pause ends
+                sent_at, sent, size = _last_sent.get(lane, (-STREAMING_SECONDS, 0, SALESFORCE_BATCH))
+                # a stream (its last batch held several) gathers; a trickle (one at a time) never waits
+                if sent > 1 and time.monotonic() - sent_at < STREAMING_SECONDS:
+                    await _gather(resources, lane, size)
                 if not await _one_batch(resources, lane, stats):
                     break
         # Work stored while we were letting go found the lock taken and left it to us: look once more.
@@ -69,13 +76,26 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
                 return stats
 
 
-async def _gather(resources: Resources, lane: str) -> None:
+async def _paused(resources: Resources, lane: str) -> bool:
+    """Before claiming, ask the gate of the target the lane writes to: a short pause is waited out, a long
+    one leaves the work unclaimed (no attempt counted) and wakes the lane when it ends. Calls to other
+    targets inside a batch ask their own gates (in the clients)."""
+    try:
+        await resources.clients.gate.before_call(target_for(Lane.parse(lane).connection_id))
+    except ThrottledError as exc:
+        wait = max(0.0, (exc.until - utcnow()).total_seconds())
+        await wakeups.wake_lanes(resources.queue, [lane], defer_seconds=wait)
+        return True
+    return False
+
+
+async def _gather(resources: Resources, lane: str, size: int) -> None:
     """A lane that is streaming (it just sent a batch) lets the next one fill for a moment, so a steady
     trickle of events does not become one API call per event: API calls are what our users pay for."""
     while True:
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
-        if due == 0 or due >= SALESFORCE_BATCH or oldest is None:
+        if due == 0 or due >= size or oldest is None:
             return
         waited = (utcnow() - oldest).total_seconds()
         if waited >= STREAM_GATHER_SECONDS:
@@ -110,7 +130,7 @@ async def _one_batch(resources: Resources, lane: str, stats: DrainStats) -> bool
             if d.id
         }
     await _record(resources, batch, outcomes, settings.retry_horizon_seconds)
-    _last_sent[lane] = time.monotonic()
+    _last_sent[lane] = (time.monotonic(), len(batch), size)
     stats.batches += 1
     stats.deliveries += len(batch)
     return True

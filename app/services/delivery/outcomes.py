@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.clients.errors import AuthError, ClientError, TransientError
 from app.clients.results import CallFact
+from app.clients.throttle import ThrottledError
 from app.models import DeliveryStatus
 
 
@@ -22,6 +24,7 @@ class Outcome:
     call: CallFact | None = None  # the outbound call this delivery rode on, if any
     link: dict[str, Any] | None = field(default=None, repr=False)  # values for links.save
     created: bool = False  # the write made a new record in the target (else it updated one)
+    paused_until: datetime | None = None  # not sent: the target's throttle gate was shut until then
 
     @classmethod
     def delivered(
@@ -71,8 +74,15 @@ class Outcome:
         )
 
     @classmethod
+    def paused(cls, exc: ThrottledError) -> Outcome:
+        """The call was never made: back to pending until the pause ends, with no attempt counted."""
+        return cls(DeliveryStatus.PENDING, error_code=exc.code, error=exc.message, paused_until=exc.until)
+
+    @classmethod
     def from_error(cls, exc: ClientError) -> Outcome:
         """A whole call failed: transient and auth faults are retried, anything else is a dead letter."""
+        if isinstance(exc, ThrottledError):
+            return cls.paused(exc)
         call = CallFact("", exc.code, exc.http_status, 0, exc.excerpt)
         if isinstance(exc, TransientError):
             return cls.again(exc.code, exc.message, exc.retry_after, call)

@@ -49,7 +49,13 @@ def finish_values(
         "retrying_since": None,
         "finished_at": None,
     }
-    if outcome.retry:
+    if outcome.paused_until is not None:
+        # Held back by the target's throttle gate before any call: not an attempt, so the claim's count is
+        # undone and the retry horizon's clock is left as it was (a pause never dead-letters anything).
+        values["next_attempt_at"] = outcome.paused_until
+        values["retrying_since"] = delivery.retrying_since
+        values["attempts"] = max(0, delivery.attempts - 1)
+    elif outcome.retry:
         since = delivery.retrying_since or now
         if (now - since).total_seconds() >= horizon:
             values["status"] = DeliveryStatus.DEAD

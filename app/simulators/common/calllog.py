@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 
 class ApiCall(BaseModel):
-    at: float
+    at: float  # when it was answered
+    started: float | None = None  # when it arrived, where the simulator knows (Salesforce)
     method: str
     path: str
     status: int
@@ -30,10 +31,12 @@ class CallLog:
         records: int = 0,
         fault: str = "none",
         client_id: str | None = None,
+        started: float | None = None,
     ) -> None:
         self.calls.append(
             ApiCall(
                 at=time.time(),
+                started=started,
                 method=method,
                 path=path,
                 status=status,

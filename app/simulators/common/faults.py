@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 class FaultKind(StrEnum):
     NONE = "none"
     SERVER_ERROR = "server_error"  # HTTP 5xx
-    RATE_LIMITED = "rate_limited"  # Salesforce: 429 / 403 REQUEST_LIMIT_EXCEEDED; Vault: 429
+    RATE_LIMITED = "rate_limited"  # Salesforce: 429 / 403 REQUEST_LIMIT_EXCEEDED; Vault: API_LIMIT_EXCEEDED
     TIMEOUT = "timeout"  # the call never answers (the client's timeout fires)
 
 
@@ -30,7 +30,9 @@ class FaultSettings(BaseModel):
     rate_limit_every: int = Field(
         0, ge=0, description="after every N successful calls, start another burst of rate_limit_burst"
     )
-    retry_after_seconds: float = Field(1.0, ge=0.0)
+    retry_after_seconds: float = Field(
+        1.0, ge=0.0, description="Salesforce: the Retry-After of rate-limited answers (Vault sends none)"
+    )
     latency_ms: float = Field(0.0, ge=0.0, description="added to every API call")
     timeout_calls: int = Field(0, ge=0, description="the next N API calls never answer")
     timeout_seconds: float = Field(60.0, ge=0.0, description="how long a 'timeout' call hangs")

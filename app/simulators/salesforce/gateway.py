@@ -8,6 +8,7 @@ org's daily allowance; every counted call carries ``Sforce-Limit-Info``. The ver
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -65,6 +66,7 @@ def install_gateway(app: FastAPI, state: SalesforceState) -> None:
         path = request.url.path
         if not path.startswith(API_PREFIX) or path.rstrip("/") == API_PREFIX:
             return await call_next(request)
+        started = time.time()
         decision = state.faults.decide()
         response, fault = await _screen(request, decision)
         if response is None:
@@ -73,7 +75,9 @@ def install_gateway(app: FastAPI, state: SalesforceState) -> None:
             response.headers["Sforce-Limit-Info"] = f"api-usage={state.api_usage}/{state.daily_api_limit}"
         records = getattr(request.state, "records", 0)
         client = calling_client(request)
-        state.calls.record(request.method, path, response.status_code, records, fault, client_id=client)
+        state.calls.record(
+            request.method, path, response.status_code, records, fault, client_id=client, started=started
+        )
         return response
 
     async def _screen(request: Request, decision: FaultDecision) -> tuple[Response | None, str]:

@@ -4,12 +4,15 @@ Vault throttles by delay, not by refusal: each response carries ``X-VaultAPI-Bur
 ``X-VaultAPI-BurstLimitRemaining``, and once the window's budget runs low (or out) responses are held back
 and say so in ``X-VaultAPI-ResponseDelay`` (milliseconds). The /auth call has its own limit in Vault, so it
 does not consume the general budget here. ``/_sim`` admin routes pass straight through.
+
+A rate-limited call (the ``rate_limited`` fault) is refused the way Vault refuses: HTTP 200 with
+``responseStatus`` FAILURE and the error type ``API_LIMIT_EXCEEDED``, without ``Retry-After`` (Vault's
+documentation names neither a 429 nor that header; only a proxy in front of a vault would send them).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -96,10 +99,9 @@ class ApiGate:
 
 async def _send_fault(send: Send, decision: FaultDecision, headers: dict[str, str]) -> int:
     if decision.kind is FaultKind.RATE_LIMITED:
-        extra = {**headers, "Retry-After": str(math.ceil(decision.retry_after))}
         body = r.failure_body(r.API_LIMIT_EXCEEDED, "API limit exceeded; retry later")
-        await _send_json(send, 429, body, extra)
-        return 429
+        await _send_json(send, 200, body, headers)
+        return 200
     body = r.failure_body(r.UNEXPECTED_ERROR, "Service temporarily unavailable", status="EXCEPTION")
     await _send_json(send, decision.status, body, headers)
     return decision.status

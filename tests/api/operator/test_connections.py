@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.crypto import SecretBox
 from app.models import AccountMatch
+from app.repositories import throttle_gates
 from app.signing import generate_secret
 from tests.api.operator.conftest import SALESFORCE_CRM, Api, add_delivery, connection_body, problem
 from tests.conftest import TEST_SECRET_KEY
@@ -247,3 +249,21 @@ async def test_every_change_is_audited_with_its_actor(api: Api) -> None:
         entries[1]["before"]["sync_studies_and_sites"],
         entries[1]["after"]["sync_studies_and_sites"],
     ) == (True, False)
+
+
+async def test_a_paused_org_shows_until_when_no_worker_calls_it(api: Api, clean_db: AsyncEngine) -> None:
+    created = (await api.post("/api/v1/connections", connection_body(name="Paused CRM"))).json()
+    other = (await api.post("/api/v1/connections", connection_body(name="Other CRM"))).json()
+    assert (await api.get(f"/api/v1/connections/{created['id']}")).json()["throttled_until"] is None
+    until = datetime.now(UTC) + timedelta(seconds=30)
+    async with AsyncSession(clean_db) as session, session.begin():
+        await throttle_gates.raise_gate(session, f"crm:{created['id']}", until, "REQUEST_LIMIT_EXCEEDED")
+        await throttle_gates.raise_gate(
+            session, f"crm:{other['id']}", until - timedelta(minutes=5), "HTTP_429"
+        )
+
+    shown = (await api.get(f"/api/v1/connections/{created['id']}")).json()["throttled_until"]
+    assert datetime.fromisoformat(shown) == until
+    listed = {c["id"]: c["throttled_until"] for c in (await api.get("/api/v1/connections")).json()["items"]}
+    assert listed[created["id"]] == shown
+    assert listed[other["id"]] is None  # its pause is over

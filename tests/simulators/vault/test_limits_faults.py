@@ -110,24 +110,25 @@ async def test_error_rate_is_a_fraction_and_repeatable_with_a_seed(vault: Vault)
     assert first.count(200) + first.count(503) == 40
 
 
-async def test_rate_limit_bursts_answer_429_with_retry_after(vault: Vault) -> None:
+async def test_rate_limit_bursts_answer_api_limit_exceeded_the_vault_way(vault: Vault) -> None:
     vault.state.faults.configure(FaultSettings(rate_limit_burst=2, retry_after_seconds=3))
 
     results = [await _call(vault) for _ in range(3)]
 
-    assert [status for _, _, status, _ in results] == [429, 429, 200]
+    assert [status for _, _, status, _ in results] == [200, 200, 200]  # Vault fails in the body
     _, headers, _, body = results[0]
-    assert headers["retry-after"] == "3"
-    assert body["errors"][0]["type"] == "API_LIMIT_EXCEEDED"
+    assert "retry-after" not in headers  # Vault documents no Retry-After
+    assert (body["responseStatus"], body["errors"][0]["type"]) == ("FAILURE", "API_LIMIT_EXCEEDED")
+    assert results[2][3]["responseStatus"] == "SUCCESS"
     assert [c.fault for c in vault.state.calls.calls[-3:]] == ["rate_limited", "rate_limited", "none"]
 
 
 async def test_recurring_rate_limit_bursts(vault: Vault) -> None:
     vault.state.faults.configure(FaultSettings(rate_limit_burst=1, rate_limit_every=2, retry_after_seconds=0))
 
-    statuses = [(await _call(vault))[2] for _ in range(7)]
+    statuses = [(await _call(vault))[3]["responseStatus"] for _ in range(7)]
 
-    assert statuses == [429, 200, 200, 429, 200, 200, 429]
+    assert statuses == ["FAILURE", "SUCCESS", "SUCCESS", "FAILURE", "SUCCESS", "SUCCESS", "FAILURE"]
 
 
 async def test_added_latency(vault: Vault) -> None:

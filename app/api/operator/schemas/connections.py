@@ -127,6 +127,11 @@ class ConnectionOut(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+    throttled_until: datetime | None = Field(
+        None,
+        description="the org asked us to slow down: no worker calls it before this time (shown by the GET "
+        "routes; null when it is not paused)",
+    )
 
 
 class ConnectionCreated(ConnectionOut):
