@@ -41,7 +41,7 @@ def serve(
 def worker(
     burst: bool = typer.Option(False, help="exit when the queue is empty"),
     wait: bool = typer.Option(
-        False, help="if Redis cannot be reached at start, wait for it instead of refusing to start"
+        True, "--wait/--no-wait", help="if Redis cannot be reached at start: wait for it, or refuse to start"
     ),
 ) -> None:
     """Run an arq worker (needs BRIDGE_REDIS_URL). Add processes to scale out. Once running, it waits
@@ -50,8 +50,7 @@ def worker(
 
     settings = preflight.load_settings()
     preflight.check_schema(settings)
-    if not wait:
-        preflight.check_redis(settings)
+    preflight.check_redis(settings, wait=wait)
     run_worker(settings, burst=burst)
 
 

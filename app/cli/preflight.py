@@ -80,12 +80,21 @@ async def _redis_problem(url: str) -> str | None:
     return None
 
 
-def check_redis(settings: Settings) -> None:
+def check_redis(settings: Settings, *, wait: bool) -> None:
+    """A worker started before Redis waits for it (one line says so), as a running worker waits out an
+    outage; with --no-wait it refuses to start instead."""
     if not settings.redis_url:
         fail("bridge worker needs BRIDGE_REDIS_URL; without it, jobs run inside `bridge serve`")
     problem = asyncio.run(_redis_problem(settings.redis_url))
-    if problem:
+    if not problem:
+        return
+    if not wait:
         fail(
             f"Redis at {where(settings.redis_url)} cannot be reached ({problem}): start it or fix "
-            "BRIDGE_REDIS_URL (or pass --wait to wait for it)"
+            "BRIDGE_REDIS_URL (without --no-wait the worker waits for it)"
         )
+    typer.echo(
+        f"warning: Redis at {where(settings.redis_url)} cannot be reached ({problem}): waiting for it "
+        "(start it or fix BRIDGE_REDIS_URL; --no-wait refuses to start instead)",
+        err=True,
+    )

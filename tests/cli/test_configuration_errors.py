@@ -4,6 +4,9 @@ exit and no traceback; `bridge secret-key` makes a key the bridge accepts."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,18 +89,53 @@ def test_secret_key_prints_a_key_the_bridge_accepts(tmp_path: Path, pg_url: str)
     one_line_error(result, "Redis")
 
 
-def test_a_worker_refuses_to_start_without_redis_and_names_the_fix(tmp_path: Path, pg_url: str) -> None:
+def test_a_worker_told_not_to_wait_refuses_to_start_without_redis_and_names_the_fix(
+    tmp_path: Path, pg_url: str
+) -> None:
     port = free_port()  # nothing listens there
     result = bridge(
         "worker",
+        "--no-wait",
         cwd=tmp_path,
         BRIDGE_DATABASE_URL=pg_url,
         BRIDGE_REDIS_URL=f"redis://:hunter2-password@127.0.0.1:{port}/0",
         BRIDGE_SECRET_KEY=TEST_SECRET_KEY,
     )
-    line = one_line_error(result, f"127.0.0.1:{port}", "BRIDGE_REDIS_URL", "--wait")
+    line = one_line_error(result, f"127.0.0.1:{port}", "BRIDGE_REDIS_URL", "--no-wait")
     assert "hunter2" not in line
     assert result.stdout == ""
+
+
+def test_a_worker_started_before_redis_says_so_in_one_line_and_waits(tmp_path: Path, pg_url: str) -> None:
+    """As a running worker waits out an outage, one started first waits for Redis (compose, systemd)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env |= {
+        "BRIDGE_DATABASE_URL": pg_url,
+        "BRIDGE_REDIS_URL": f"redis://:hunter2-password@127.0.0.1:{port}/0",
+        "BRIDGE_SECRET_KEY": TEST_SECRET_KEY,
+        "BRIDGE_WORKER_METRICS_PORT": "0",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stderr is not None
+        line = worker.stderr.readline()  # blocks until the warning is written (or the process ends)
+        assert line.startswith("warning: "), line
+        assert f"127.0.0.1:{port}" in line
+        assert "waiting" in line
+        assert "hunter2" not in line
+        assert worker.poll() is None  # still running: it waits, it did not refuse
+    finally:
+        worker.kill()
+        worker.wait(10)
 
 
 def test_a_worker_without_a_redis_url_says_jobs_run_in_serve(tmp_path: Path, pg_url: str) -> None:
