@@ -45,6 +45,19 @@ def _requests(path: Path, host: str, target: str, proc: int, procs: int) -> list
     return out
 
 
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> str:
+    """Send one request, read its answer: accepted, duplicate or other (any status but 202)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    body = await reader.readexactly(length)
+    status = int(head.split(b" ", 2)[1])
+    return "other" if status != 202 else "duplicate" if b'"duplicate"' in body else "accepted"
+
+
 async def _connection(
     host: str, port: int, requests: list[bytes], cursor: list[int], until: float, out: dict[str, list[float]]
 ) -> None:
@@ -57,16 +70,8 @@ async def _connection(
             request = requests[cursor[0]]
             cursor[0] += 1
             started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
+            key = await _exchange(reader, writer, request)
             out["latency"].append(time.perf_counter() - started)
-            status = int(head.split(b" ", 2)[1])
-            key = "other" if status != 202 else "duplicate" if b'"duplicate"' in body else "accepted"
             out[key][0] += 1
     except (OSError, asyncio.IncompleteReadError):
         out["errors"][0] += 1
@@ -174,19 +179,12 @@ async def _open_loop(
     async def one(request: bytes, scheduled: float) -> None:
         try:
             reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
+            key = await _exchange(reader, writer, request)
         except (OSError, asyncio.IncompleteReadError):
             counts["errors"] += 1
             return
         latencies.append(time.perf_counter() - scheduled)
-        status = int(head.split(b" ", 2)[1])
-        counts["other" if status != 202 else "duplicate" if b'"duplicate"' in body else "accepted"] += 1
+        counts[key] += 1
         idle.append((reader, writer))
 
     tasks = []
