@@ -81,6 +81,7 @@ def test_secret_key_prints_a_key_the_bridge_accepts(tmp_path: Path, pg_url: str)
     # the key gets past the checks: the worker then refuses only for the (deliberately) absent Redis
     result = bridge(
         "worker",
+        "--no-wait",
         cwd=tmp_path,
         BRIDGE_DATABASE_URL=pg_url,
         BRIDGE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",

@@ -33,9 +33,9 @@ from app.services.delivery.work import LaneWork
 
 log = get_logger(__name__)
 # How long the next batch of a streaming lane waits for company (an idle lane sends at once), and how
-# recently a lane must have sent (in this process) to count as streaming. The window is short enough for
-# a trickle to arrive within ~250 ms of its webhook, long enough that a fast stream is not a call per event.
-STREAM_GATHER_SECONDS = 0.1
+# recently a lane must have sent (in this process) to count as streaming. Only a stream gathers (its last
+# batch held several); a trickle, one at a time, is sent at once and arrives within ~250 ms of its webhook.
+STREAM_GATHER_SECONDS = 0.25
 STREAMING_SECONDS = 1.0
 # lane -> (when it last sent, in this process; how many that batch held; how many a call can carry)
 _last_sent: dict[str, tuple[float, int, int]] = {}
@@ -65,9 +65,8 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
                 if await _paused(resources, lane):
                     return stats  # its work stays pending, untouched; the lane is woken when the pause ends
                 sent_at, sent, size = _last_sent.get(lane, (-STREAMING_SECONDS, 0, SALESFORCE_BATCH))
-                # a stream (its last batch held several) gathers; a trickle (one at a time) never waits
-                if sent > 1 and time.monotonic() - sent_at < STREAMING_SECONDS:
-                    await _gather(resources, lane, size)
+                if time.monotonic() - sent_at < STREAMING_SECONDS:
+                    await _gather(resources, lane, size, trickle=sent <= 1)
                 if not await _one_batch(resources, lane, stats):
                     break
         # Work stored while we were letting go found the lock taken and left it to us: look once more.
@@ -89,13 +88,14 @@ async def _paused(resources: Resources, lane: str) -> bool:
     return False
 
 
-async def _gather(resources: Resources, lane: str, size: int) -> None:
-    """A lane that is streaming (it just sent a batch) lets the next one fill for a moment, so a steady
-    trickle of events does not become one API call per event: API calls are what our users pay for."""
+async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool) -> None:
+    """A lane that is streaming (it just sent a batch) lets the next one fill for a moment, so a fast
+    stream of events does not become one API call per event: API calls are what our users pay for. A
+    trickle (the last batch held one, and one is due) is sent at once: nothing would join it."""
     while True:
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
-        if due == 0 or due >= size or oldest is None:
+        if due == 0 or due >= size or oldest is None or (trickle and due == 1):
             return
         waited = (utcnow() - oldest).total_seconds()
         if waited >= STREAM_GATHER_SECONDS:
