@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models import EventStatus, InboxEvent, utcnow
-
-
-async def insert_once(session: AsyncSession, values: dict[str, Any]) -> tuple[int, bool]:
-    """Store an event unless (sender, webhook_id) is already there. Returns (event id, was it new)."""
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = {"status": EventStatus.RECEIVED, "received_at": utcnow(), **values}
-    stmt = (
-        insert(InboxEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["sender", "webhook_id"])
-        .returning(col(InboxEvent.id))
-    )
-    new_id = (await session.execute(stmt)).scalar_one_or_none()
-    if new_id is not None:
-        return int(new_id), True
-    existing = await session.execute(
-        select(InboxEvent.id).where(
-            col(InboxEvent.sender) == values["sender"], col(InboxEvent.webhook_id) == values["webhook_id"]
-        )
-    )
-    return int(existing.scalar_one()), False
 
 
 async def has_change(

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories import inbox
-from app.repositories.inbox_store import NewEvent
+from app.repositories.inbox_store import NewEvent, store_many
 from app.repositories.inbox_writer import EventUnstorable, StoreUnavailable
 
 __all__ = ["EventUnstorable", "NewEvent", "StoreUnavailable", "store_event"]
@@ -31,17 +31,17 @@ async def store_event(
     record_id: str | None,
     source_modified_at: datetime | None,
 ) -> tuple[int, bool]:
-    return await inbox.insert_once(
-        session,
-        {
-            "sender": sender,
-            "webhook_id": webhook_id,
-            "source": source,
-            "connection_id": connection_id,
-            "type": type_,
-            "object": object_,
-            "record_id": record_id,
-            "source_modified_at": source_modified_at,
-            "payload": document,
-        },
+    """Store in the caller's transaction, with the same statement as the webhooks' group commit."""
+    event = NewEvent(
+        sender=sender,
+        webhook_id=webhook_id,
+        source=source,
+        connection_id=connection_id,
+        type=type_,
+        object=object_,
+        record_id=record_id,
+        source_modified_at=source_modified_at,
+        payload_json=orjson.dumps(document).decode(),
     )
+    [answer] = await store_many(await session.connection(), [event])
+    return answer

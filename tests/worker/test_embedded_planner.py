@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.context import Resources
 from app.migrate import upgrade_to_head_async
 from app.models import Delivery, InboxEvent
-from app.repositories import inbox
+from app.services import intake
 from app.worker.jobs.process_inbox import process_inbox
 from app.worker.queue import InProcessQueue
 from tests.conftest import make_settings
@@ -40,17 +40,17 @@ async def test_concurrent_planners_on_sqlite_plan_each_event_once(tmp_path: Path
             connections = [(await add_connection(session))[0] for _ in range(2)]
             for n in range(EVENTS):
                 body = ctms_event(record={"object_type__v": "clinical_activity__v"})
-                await inbox.insert_once(
+                await intake.store_event(
                     session,
-                    {
-                        "sender": "ctms",
-                        "webhook_id": f"msg_embedded_{n}",
-                        "source": "ctms",
-                        "type": body["type"],
-                        "object": body["data"]["object"],
-                        "record_id": body["data"]["id"],
-                        "payload": body,
-                    },
+                    source="ctms",
+                    sender="ctms",
+                    connection_id=None,
+                    webhook_id=f"msg_embedded_{n}",
+                    document=body,
+                    type_=body["type"],
+                    object_=body["data"]["object"],
+                    record_id=body["data"]["id"],
+                    source_modified_at=None,
                 )
 
         planned = await asyncio.gather(*(process_inbox(queue.ctx) for _ in range(PLANNERS)))
