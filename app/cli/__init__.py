@@ -6,7 +6,7 @@ import typer
 import uvicorn
 
 from app.cli import preflight
-from app.config import Settings, new_secret_key
+from app.config import new_secret_key
 
 cli = typer.Typer(
     help="ctms-crm-bridge: keep a Veeva Vault CTMS and Medical CRM orgs in step.", no_args_is_help=True
@@ -66,8 +66,13 @@ def migrate() -> None:
     """Upgrade the database schema to the latest version (Alembic head)."""
     from app.migrate import head_revision, upgrade_to_head
 
-    settings = Settings()
-    upgrade_to_head(settings.database_url)
+    settings = preflight.load_settings(for_service=False)
+    try:
+        upgrade_to_head(settings.database_url)
+    except Exception as exc:
+        if preflight.unreachable(exc):
+            preflight.database_down(settings, exc)
+        raise
     typer.echo(f"database at revision {head_revision()}")
 
 
@@ -83,7 +88,8 @@ def prune(
     from app.db import create_engine, create_sessionmaker
     from app.services.retention import prune as prune_old
 
-    settings = Settings()
+    settings = preflight.load_settings(for_service=False)
+    preflight.check_schema(settings)
 
     async def run() -> dict[str, int]:
         engine = create_engine(settings.database_url)
@@ -93,7 +99,12 @@ def prune(
         finally:
             await engine.dispose()
 
-    counts = asyncio.run(run())
+    try:
+        counts = asyncio.run(run())
+    except Exception as exc:
+        if preflight.unreachable(exc):
+            preflight.database_down(settings, exc)
+        raise
     typer.echo("pruned " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
@@ -109,6 +120,7 @@ def _register_subcommands() -> None:
         global_settings,
         links,
         secrets,
+        trace,
         transfer,
     )
 
@@ -120,6 +132,7 @@ def _register_subcommands() -> None:
     cli.add_typer(transfer.app, name="transfer")
     cli.add_typer(secrets.app, name="secrets")
     cli.command("links")(links.links)
+    cli.command("trace")(trace.trace)
     cli.command("audit-log")(audit_log.audit_log)
     cli.command("demo")(demo.demo)
     cli.command("simulators")(demo.simulators)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import typer
@@ -45,6 +46,8 @@ After = Annotated[
     str | None, typer.Option("--created-after", help="ISO time with offset, e.g. 2026-11-20T00:00:00Z")
 ]
 Before = Annotated[str | None, typer.Option("--created-before", help="ISO time with offset")]
+SourceId = Annotated[str | None, typer.Option("--source-id", help="the source record's id")]
+EventId = Annotated[int | None, typer.Option("--event-id", help="the event that planned it", min=1)]
 
 
 def _filters(
@@ -77,16 +80,19 @@ def list_(
     source_object: SourceObject = None,
     created_after: After = None,
     created_before: Before = None,
+    source_id: SourceId = None,
+    event_id: EventId = None,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
     limit: LimitOption = 50,
     cursor: CursorOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List deliveries, newest first (dead letters: --status dead)."""
+    """List deliveries, newest first (dead letters: --status dead; one record's: --source-id, or
+    `bridge trace <id>` for its whole story)."""
     filters = _filters(status, connection, operation, direction, source_object, created_after, created_before)
     with ApiClient(api_url, api_key) as api:
-        answer = api.get(BASE, limit=limit, cursor=cursor, **filters)
+        answer = api.get(BASE, limit=limit, cursor=cursor, source_id=source_id, event_id=event_id, **filters)
         if not answer["items"]:
             api.require_connection(connection)
     page(answer, COLUMNS, as_json=as_json, title="Deliveries")
@@ -104,9 +110,21 @@ def show_one(
         show(api.get(f"{BASE}/{delivery_id}"))
 
 
+SUCCEEDED = ("delivered", "unchanged")
+SENDING = ("pending", "in_flight")
+
+
 @app.command()
 def replay(
     delivery_id: int,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="wait until the replay has been sent; exit 0 only if it was delivered (or unchanged)",
+        ),
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="with --wait: give up after this many seconds", min=1)] = 120,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
@@ -114,10 +132,39 @@ def replay(
     """Replay a dead, discarded, unmatched or stale delivery now."""
     with ApiClient(api_url, api_key) as api:
         delivery = api.call("POST", f"{BASE}/{delivery_id}/replay")
+        if wait:
+            delivery = _wait_sent(api, delivery_id, timeout)
     if as_json:
         show(delivery)
-        return
-    out.print(f"delivery {delivery['id']} is {delivery['status']}", highlight=False)
+    else:
+        error = (
+            f" ({delivery['last_error_code']}: {delivery['last_error']})"
+            if delivery["last_error_code"]
+            else ""
+        )
+        out.print(
+            f"delivery {delivery['id']} is {delivery['status']}{error if wait else ''}", highlight=False
+        )
+    if wait and delivery["status"] not in SUCCEEDED:
+        raise typer.Exit(1)
+
+
+def _wait_sent(api: ApiClient, delivery_id: int, timeout: float) -> dict[str, Any]:
+    """Poll until the delivery leaves pending/in_flight (a worker has sent it, or decided it cannot)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.2
+    while True:
+        delivery: dict[str, Any] = api.get(f"{BASE}/{delivery_id}")
+        if delivery["status"] not in SENDING:
+            return delivery
+        if time.monotonic() + pause > deadline:
+            fail(
+                f"delivery {delivery_id} is still {delivery['status']} after {timeout:g} s "
+                f"(next attempt {delivery['next_attempt_at']}); is a worker running?",
+                3,
+            )
+        time.sleep(pause)
+        pause = min(2.0, pause * 1.5)
 
 
 @app.command()

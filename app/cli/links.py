@@ -28,7 +28,9 @@ COLUMNS = [
 
 def links(
     record_id: Annotated[str, typer.Argument(help="the source record id")],
-    system: Annotated[str, typer.Option(help="the source system: ctms or crm")] = "ctms",
+    system: Annotated[
+        str | None, typer.Option(help="the source system: ctms or crm (default: either)")
+    ] = None,
     object_: Annotated[str | None, typer.Option("--object", help="e.g. crm_activity__v")] = None,
     connection: Annotated[str | None, typer.Option("--connection", help="connection id")] = None,
     api_url: ApiUrlOption = DEFAULT_API_URL,

@@ -20,18 +20,20 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_CONFIG)
 
 
-def load_settings() -> Settings:
-    """The settings, checked; a bad value names its variable."""
+def load_settings(*, for_service: bool = True) -> Settings:
+    """The settings, checked; a bad value names its variable. Commands that only touch the database
+    (`migrate`, `prune`, …) pass for_service=False: they need no secret key."""
     try:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "BRIDGE_" + "_".join(str(part) for part in first["loc"]).upper()
         fail(f"{name}: {first['msg']}")
-    try:
-        settings.check()
-    except ConfigError as exc:
-        fail(str(exc))
+    if for_service:
+        try:
+            settings.check()
+        except ConfigError as exc:
+            fail(str(exc))
     return settings
 
 
@@ -56,6 +58,29 @@ async def _schema_problem(database_url: str) -> str | None:
     finally:
         await engine.dispose()
     return None
+
+
+def unreachable(exc: BaseException) -> bool:
+    """A database that cannot be reached (down, wrong host or port, refused), as opposed to a bug."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen: BaseException | None = exc
+    while seen is not None:  # the driver's error may sit under SQLAlchemy's or Alembic's
+        if isinstance(seen, OSError | TimeoutError | OperationalError | InterfaceError):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if type(seen).__module__.startswith("asyncpg") and "Connection" in type(seen).__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def database_down(settings: Settings, exc: BaseException) -> NoReturn:
+    fail(
+        f"the database at {where(settings.database_url)} cannot be reached ({type(exc).__name__}): "
+        "start it or fix BRIDGE_DATABASE_URL"
+    )
 
 
 def check_schema(settings: Settings) -> None:

@@ -22,6 +22,7 @@ class DeliveryStatus(StrEnum):
     STALE = "stale"  # older than what the target already has
     DEAD = "dead"  # permanent error or retries exhausted; an operator may replay
     DISCARDED = "discarded"  # an operator gave up on it
+    SUPERSEDED = "superseded"  # a dead letter whose record a later delivery has since delivered
 
 
 OPEN_STATUSES = (

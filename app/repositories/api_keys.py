@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, tuple_, update
+from sqlalchemy import func, or_, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -48,3 +48,12 @@ async def touch(session: AsyncSession, key_id: str, now: datetime, not_since: da
         .where(or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) < not_since))
         .values(last_used_at=now)
     )
+
+
+async def active_admin_count(session: AsyncSession) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(ApiKey)
+        .where(col(ApiKey.role) == "admin", col(ApiKey.revoked_at).is_(None))
+    )
+    return int((await session.execute(stmt)).scalar_one())

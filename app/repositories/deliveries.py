@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, or_, text, update
+from sqlalchemy import exists, func, insert, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from app.models import Delivery, DeliveryAttempt, DeliveryStatus, InboxEvent
@@ -110,6 +111,36 @@ async def add_attempts(session: AsyncSession, attempts: list[dict[str, Any]]) ->
     """Attempt rows of a batch, one Core multi-row INSERT."""
     if attempts:
         await session.execute(insert(_ATTEMPTS), attempts)
+
+
+_SUCCEEDED = (DeliveryStatus.DELIVERED, DeliveryStatus.UNCHANGED)
+
+
+async def close_superseded(session: AsyncSession, lane: str, source_ids: list[str], now: datetime) -> int:
+    """Dead letters of these records that a later delivery in the same lane has since delivered (or
+    found already there) are closed as `superseded`: replaying them would send older content. One
+    UPDATE per batch; the (status, lane, …) index finds the few dead rows, usually none."""
+    if not source_ids:
+        return 0
+    later = aliased(Delivery)
+    stmt = (
+        update(Delivery)
+        .where(
+            col(Delivery.status) == DeliveryStatus.DEAD,
+            col(Delivery.lane) == lane,
+            col(Delivery.source_id).in_(source_ids),
+            exists().where(
+                col(later.lane) == col(Delivery.lane),
+                col(later.source_object) == col(Delivery.source_object),
+                col(later.source_id) == col(Delivery.source_id),
+                col(later.id) > col(Delivery.id),
+                col(later.status).in_(_SUCCEEDED),
+            ),
+        )
+        .values(status=DeliveryStatus.SUPERSEDED, updated_at=now, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
 async def release_waiting(

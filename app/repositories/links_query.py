@@ -11,16 +11,16 @@ from app.models import RecordLink
 async def page(
     session: AsyncSession,
     *,
-    source_system: str,
+    source_system: str | None,
     source_id: str,
     source_object: str | None,
     connection_id: str | None,
     after_id: int | None,
     limit: int,
 ) -> list[RecordLink]:
-    stmt = select(RecordLink).where(
-        col(RecordLink.source_system) == source_system, col(RecordLink.source_id) == source_id
-    )
+    stmt = select(RecordLink).where(col(RecordLink.source_id) == source_id)
+    if source_system is not None:
+        stmt = stmt.where(col(RecordLink.source_system) == source_system)
     if source_object is not None:
         stmt = stmt.where(col(RecordLink.source_object) == source_object)
     if connection_id is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import ApiKey, utcnow
 from app.repositories import api_keys
 from app.services import audit
-from app.services.operator_errors import NotFound, Unauthenticated
+from app.services.operator_errors import Conflict, NotFound, Unauthenticated
 
 KEY_PREFIX = "brk_"  # recognisable in configs and secret scanners
 DISPLAY_CHARS = 12
@@ -86,6 +86,21 @@ async def create(session: AsyncSession, *, name: str, role: Role, actor: str) ->
         after=view(key),
     )
     return key, plaintext
+
+
+FIRST_KEY_ACTOR = "cli:api-keys create --bootstrap"
+
+
+async def create_first_admin(session: AsyncSession, *, name: str) -> tuple[ApiKey, str]:
+    """The first admin key, made straight in the database by someone who can reach it (no API key can
+    exist yet to ask the API with). Refused once an admin key exists: from then on, keys come from
+    the API, with an admin's key and the audit trail that names them."""
+    if await api_keys.active_admin_count(session):
+        raise Conflict(
+            "ADMIN_KEY_EXISTS",
+            "an admin API key already exists: create further keys with it (bridge api-keys create --api-key …)",
+        )
+    return await create(session, name=name, role=Role.ADMIN, actor=FIRST_KEY_ACTOR)
 
 
 async def revoke(session: AsyncSession, key_id: str, *, actor: str) -> ApiKey:

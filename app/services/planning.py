@@ -210,12 +210,51 @@ async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int 
         result.deliveries += len(deliveries)
         result.lanes.update(d.lane for d in deliveries if d.status == DeliveryStatus.PENDING)
     await inbox.mark_many(session, [i for i, ds in planned.items() if ds], EventStatus.PROCESSED)
-    await inbox.mark_many(session, [i for i, ds in planned.items() if not ds], EventStatus.IGNORED)
+    by_reason: dict[tuple[str, str], list[int]] = {}
+    for event in events:
+        if event.id in planned and not planned[event.id]:
+            by_reason.setdefault(ignore_reason(event, active, by_id, settings), []).append(event.id)
+    for (code, why), ids in by_reason.items():  # a handful of reasons: one UPDATE each
+        await inbox.mark_many(session, ids, EventStatus.IGNORED, code, why)
     await inbox.mark_many(session, failed, EventStatus.FAILED, "PLANNING_FAILED", _FAILED)
     return result
 
 
 _FAILED = "the bridge could not plan this event"
+
+
+def ignore_reason(
+    event: InboxEvent, active: list[Connection], by_id: dict[str, Connection], settings: GlobalSettings
+) -> tuple[str, str]:
+    """Why an event planned no delivery, as (code, message) for operators: the branches of
+    `_deliveries_for` that end in nothing, named."""
+    if event.source == "ctms":
+        if _is_ctms_echo(event):
+            return "ECHO_OF_OWN_WRITE", "a Medical Activity change: the bridge's own write coming back (F9)"
+        obj = event.object
+        if obj in (ACTIVITY, STUDY, SITE) and not active:
+            return "NO_ACTIVE_CONNECTION", "no CRM connection is active"
+        if obj in (STUDY, SITE):
+            return "STUDIES_SITES_NOT_SYNCED", "no active connection syncs studies and sites"
+        switches = {
+            MONITORING_EVENT: "automate_monitoring_events",
+            COMMUNICATION_LOG: "automate_communication_log_items",
+        }
+        if obj in switches:
+            if event.type == "ctms.record.deleted":
+                return "DELETION_NOT_AUTOMATED", f"a deleted {obj} creates no activity"
+            return "AUTOMATION_OFF", f"creating activities from {obj} is off (setting {switches[obj]})"
+        if obj == PERSON:
+            return "OBJECT_NOT_SYNCED", "a person's change only refreshes its cached account matches"
+        return "OBJECT_NOT_SYNCED", f"the bridge does not act on {obj or 'this object'}"
+    if is_crm_echo(event):
+        return (
+            "ECHO_OF_OWN_WRITE",
+            "a Vault Clinical Interaction change: the bridge's own write coming back (F9)",
+        )
+    if by_id.get(event.connection_id or "") is None:
+        return "CONNECTION_INACTIVE", "its connection was deactivated or deleted after the event was accepted"
+    return "NOTHING_TO_DO", "no delivery was planned for this event"
 
 
 def _deliveries_for(
@@ -255,7 +294,12 @@ async def _plan_one_by_one(
             continue
         result.deliveries += len(deliveries)
         result.lanes.update(d.lane for d in deliveries if d.status == DeliveryStatus.PENDING)
-        await inbox.mark(session, event.id, EventStatus.PROCESSED if deliveries else EventStatus.IGNORED)
+        if deliveries:
+            await inbox.mark(session, event.id, EventStatus.PROCESSED)
+        else:
+            await inbox.mark(
+                session, event.id, EventStatus.IGNORED, *ignore_reason(event, active, by_id, settings)
+            )
     return result
 
 

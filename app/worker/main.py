@@ -15,9 +15,10 @@ from arq.worker import Worker, func
 
 from app.config import Settings
 from app.context import Resources
+from app.domain.schedule import cron_fields
 from app.logging import configure_logging
 from app.worker.jobs import JOBS
-from app.worker.periodic import PERIODIC, cron_fields
+from app.worker.periodic import PERIODIC
 from app.worker.queue import redis_settings
 
 

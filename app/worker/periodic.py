@@ -9,7 +9,9 @@ from typing import Any
 
 from app.config import Settings
 from app.context import Resources
+from app.domain.schedule import next_fire
 from app.logging import get_logger
+from app.models import utcnow
 from app.repositories import workers
 
 log = get_logger(__name__)
@@ -31,22 +33,6 @@ PERIODIC: list[Periodic] = [
 HEARTBEAT_SECONDS = 15.0
 
 
-def cron_fields(interval: float) -> dict[str, Any]:
-    """arq cron takes sets of seconds/minutes/hours: the nearest schedule that fires every `interval`
-    seconds (rounded up to a step that divides the minute, the hour or the day; at most once a day)."""
-
-    def step(wanted: int, cycle: int) -> int:
-        return next(d for d in range(max(1, wanted), cycle + 1) if cycle % d == 0)
-
-    seconds = max(1, round(interval))
-    if seconds < 60:
-        return {"second": set(range(0, 60, step(seconds, 60)))}
-    if seconds < 3600:
-        return {"minute": set(range(0, 60, step(round(seconds / 60), 60))), "second": {0}}
-    hours = min(24, round(seconds / 3600))
-    return {"hour": set(range(0, 24, step(hours, 24))), "minute": {0}, "second": {0}}
-
-
 async def heartbeat_loop(resources: Resources) -> None:
     """Per process: report this worker alive every HEARTBEAT_SECONDS (operators list live workers)."""
     while True:
@@ -59,10 +45,11 @@ async def heartbeat_loop(resources: Resources) -> None:
 
 
 async def run_periodic_loop(periodic: Periodic, settings: Settings, enqueue: Callable[[str], Any]) -> None:
-    """In-process mode: enqueue the job every interval until cancelled."""
+    """In-process mode: enqueue the job on the same marks as the workers' cron, until cancelled."""
     interval = periodic.interval(settings)
     while True:
-        await asyncio.sleep(interval)
+        now = utcnow()
+        await asyncio.sleep((next_fire(interval, now) - now).total_seconds())
         try:
             await enqueue(periodic.job)
         except Exception:

@@ -4,6 +4,7 @@ exit and no traceback; `bridge secret-key` makes a key the bridge accepts."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -160,3 +161,40 @@ def test_an_unmigrated_database_says_run_migrate(command: str, tmp_path: Path, u
 def test_a_bad_setting_value_names_its_variable(tmp_path: Path) -> None:
     result = bridge("serve", cwd=tmp_path, BRIDGE_TRANSFER_INTERVAL_SECONDS="often")
     one_line_error(result, "BRIDGE_TRANSFER_INTERVAL_SECONDS")
+
+
+NO_DATABASE = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/bridge"  # nothing listens
+
+
+@pytest.mark.parametrize(
+    "command", [["migrate"], ["prune"], ["api-keys", "create", "--bootstrap", "--name", "x"]]
+)
+def test_a_database_that_is_down_is_one_line_naming_the_setting(command: list[str], tmp_path: Path) -> None:
+    result = bridge(*command, cwd=tmp_path, BRIDGE_DATABASE_URL=NO_DATABASE)
+    assert result.returncode == 2
+    one_line_error(result, "cannot be reached", "BRIDGE_DATABASE_URL", "127.0.0.1")
+
+
+def test_the_first_admin_key_on_the_embedded_default_makes_the_cli_usable(tmp_path: Path) -> None:
+    from app.config import Settings
+    from app.main import create_app
+    from app.simulators.common.server import ServerThread
+
+    made = bridge("api-keys", "create", "--bootstrap", "--name", "first admin", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)  # the key itself only on stderr
+    assert (created["name"], created["role"]) == ("first admin", "admin")
+    [key_line] = [line for line in made.stderr.splitlines() if line.startswith("API key (shown once): ")]
+    key = key_line.removeprefix("API key (shown once): ")
+    assert key not in made.stdout
+
+    again = bridge("api-keys", "create", "--bootstrap", "--name", "second", cwd=tmp_path)
+    one_line_error(again, "ADMIN_KEY_EXISTS", "bridge api-keys create --api-key")
+
+    embedded = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/bridge.sqlite3")  # what serve uses here
+    with ServerThread(create_app(embedded)) as server:
+        listed = bridge(
+            "api-keys", "list", "--json", cwd=tmp_path, BRIDGE_API_URL=server.url, BRIDGE_API_KEY=key
+        )
+    assert listed.returncode == 0, listed.stderr
+    assert [k["name"] for k in json.loads(listed.stdout)["items"]] == ["first admin"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.worker.periodic import cron_fields
+from app.domain.schedule import cron_fields, next_fire
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,19 @@ async def test_concurrent_first_enqueues_share_one_redis_pool(
         assert len(made) == 1  # one pool, not one per concurrent first caller (the others would leak)
     finally:
         await queue.close()
+
+
+@pytest.mark.parametrize(
+    ("interval", "now", "expected"),
+    [
+        (300, "2026-12-02T10:07:30", "2026-12-02T10:10:00"),
+        (300, "2026-12-02T10:10:00", "2026-12-02T10:15:00"),  # a mark that is now is not "next"
+        (45, "2026-12-02T10:07:30", "2026-12-02T10:08:00"),  # rounded to once a minute, as cron runs it
+        (7200, "2026-12-02T23:30:00", "2026-12-03T00:00:00"),
+    ],
+)
+def test_the_next_run_is_the_cron_schedules_next_mark(interval: int, now: str, expected: str) -> None:
+    from datetime import UTC, datetime
+
+    when = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    assert next_fire(interval, when) == datetime.fromisoformat(expected).replace(tzinfo=UTC)

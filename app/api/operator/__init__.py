@@ -14,6 +14,7 @@ from app.api.operator import (
     deliveries,
     events,
     links,
+    records,
     settings,
     transfer_runs,
 )
@@ -21,7 +22,8 @@ from app.api.operator.auth import authorize
 from app.api.operator.roles import unguarded
 
 ROUTERS = [
-    m.router for m in (connections, settings, events, deliveries, links, transfer_runs, audit_log, api_keys)
+    m.router
+    for m in (connections, settings, events, deliveries, links, records, transfer_runs, audit_log, api_keys)
 ]
 
 router = APIRouter(dependencies=[Depends(authorize)])

@@ -19,15 +19,20 @@ router = operator_router("links")
 @router.get(
     "/api/v1/links",
     summary="Where a source record went: its id and last write in each target",
-    description="E.g. `?system=ctms&object=crm_activity__v&id=V6A000000001001`.",
+    description=(
+        "E.g. `?id=V6A000000001001` (either system), or narrowed: "
+        "`?system=ctms&object=crm_activity__v&id=V6A000000001001`."
+    ),
     responses=errors(400, 422),
 )
 async def list_links(
     resources: ResourcesDep,
     _caller: CallerDep,
     page: PageDep,
-    system: Annotated[Literal["ctms", "crm"], Query(description="the source system")],
     id: Annotated[str, Query(min_length=1, description="the source record id", examples=["V6A000000001001"])],
+    system: Annotated[
+        Literal["ctms", "crm"] | None, Query(description="the source system (default: either)")
+    ] = None,
     object: Annotated[
         str | None, Query(description="the source object", examples=["crm_activity__v"])
     ] = None,

@@ -33,6 +33,7 @@ ROLE_MATRIX: dict[tuple[str, str], Role] = {
     ("POST", f"{V1}/deliveries/{{delivery_id}}/discard"): OPERATOR,
     ("POST", f"{V1}/deliveries/replay"): OPERATOR,
     ("GET", f"{V1}/links"): VIEWER,
+    ("GET", f"{V1}/records/{{record_id}}/trace"): VIEWER,
     ("GET", f"{V1}/transfer-runs"): VIEWER,
     ("GET", f"{V1}/transfer-runs/{{run_id}}"): VIEWER,
     ("POST", f"{V1}/transfer-runs"): OPERATOR,  # the route comes with the Transfer job

@@ -15,6 +15,7 @@ from typing import Any
 
 from app import metrics
 from app.clients.errors import ClientError
+from app.clients.results import CallFact
 from app.clients.salesforce import MAX_BATCH as SALESFORCE_BATCH
 from app.clients.throttle import ThrottledError, target_for
 from app.context import Resources
@@ -163,9 +164,9 @@ async def _record(
         # a delivery whose lease ran out was taken over by another worker: its outcome is that worker's
         kept = [(d, o, v) for d, o, v in decided if d.id in held]
         await links_repo.save_many(session, [o.link for _, o, _ in kept if o.link is not None])
-        await deliveries_repo.add_attempts(
-            session, [_attempt(d, o, now) for d, o, _ in kept if o.call is not None]
-        )
+        await deliveries_repo.add_attempts(session, [_attempt(d, o, now) for d, o, _ in kept if o.is_attempt])
+        succeeded = [d.source_id for d, _, v in kept if v["status"] in _SUCCEEDED]
+        await deliveries_repo.close_superseded(session, batch[0].lane, succeeded, now)
     retry_at: list[float] = []
     for delivery, outcome, values in kept:
         _count(delivery, str(values["status"]), outcome)
@@ -184,10 +185,15 @@ async def _record(
         await wakeups.wake_lanes(resources.queue, [batch[0].lane], defer_seconds=min(retry_at))
 
 
+_SUCCEEDED = (DeliveryStatus.DELIVERED, DeliveryStatus.UNCHANGED)
+NOT_SENT = "bridge (nothing sent)"  # the attempt's target when the bridge failed it before any call
+
+
 def _attempt(delivery: Delivery, outcome: Outcome, now: datetime) -> dict[str, Any]:
-    call = outcome.call
-    assert call is not None
     assert delivery.id is not None
+    call = outcome.call
+    if call is None:  # failed before anything was sent: the history still says why
+        call = CallFact(NOT_SENT, delivery.operation, None, 0, (outcome.error or "")[:500] or None)
     return {
         "delivery_id": delivery.id,
         "number": delivery.attempts,

@@ -98,4 +98,12 @@ class Outcome:
             return "success"
         if self.retry:
             return "transient"
+        if self.status == DeliveryStatus.UNMATCHED:
+            return "unmatched"
         return "permanent" if self.status == DeliveryStatus.DEAD else "skipped"
+
+    @property
+    def is_attempt(self) -> bool:
+        """Worth a line in the attempt history: a call was made, or the bridge failed the delivery
+        before sending anything (e.g. UNKNOWN_PHASE, AMBIGUOUS_ACCOUNT). A throttle pause is neither."""
+        return self.call is not None or (self.error_code is not None and self.paused_until is None)

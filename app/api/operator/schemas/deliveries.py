@@ -23,6 +23,7 @@ DeliveryStatusName = Literal[
     "stale",
     "dead",
     "discarded",
+    "superseded",
 ]
 ReplayableStatus = Literal["dead", "discarded", "unmatched", "stale"]
 OperationName = Literal[
@@ -45,9 +46,12 @@ class AttemptOut(BaseModel):
     number: int
     started_at: datetime
     duration_ms: int
-    target: str = Field(examples=["salesforce eu.my.salesforce.com"])
+    target: str = Field(
+        examples=["salesforce eu.my.salesforce.com"],
+        description="the system called, or `bridge (nothing sent)` for a failure before any call",
+    )
     operation: str
-    outcome: str = Field(description="success, transient, permanent or auth")
+    outcome: str = Field(description="success, transient, permanent, unmatched or skipped")
     http_status: int | None
     error_code: str | None
     response_excerpt: str | None
