@@ -3,7 +3,6 @@ failure that lands in dead letters and is replayed once the CRM admin fixes the 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -221,10 +220,10 @@ class Demo:
 
     def failure_and_replay(self, person_id: str, study_id: str) -> None:
         self.step("A failure: the CRM org has not enabled the Chat/Text channel")
-        field = self.w.crm.schema.objects[INTERACTION].fields[CHANNELS]
-        self.w.crm.schema.set_field(
-            INTERACTION, replace(field, picklist=tuple(v for v in field.picklist if v != "Message_vod"))
-        )
+        # The simulator's fault switch, as a person would use it: DELETE /_sim/picklists/{object}/{field}/{value}
+        switch = f"/picklists/{INTERACTION}/{CHANNELS}/Message_vod"
+        self.w.crm_user("DELETE", switch)
+        self.say(f"  (simulated by: DELETE {self.w.crm_url}/_sim{switch})")
         self.w.ctms(
             "POST",
             "/records/crm_activity__v",
@@ -247,7 +246,7 @@ class Demo:
             f"  delivery {dead['id']} is a dead letter: {dead['last_error_code']} — {str(dead['last_error'])[:90]}"
         )
         self.step("The CRM admin enables the value; an operator replays the dead letter")
-        self.w.crm.schema.add_picklist_values(INTERACTION, CHANNELS, "Message_vod")
+        self.w.crm_user("PUT", switch)
         self.w.api("POST", f"/api/v1/deliveries/{dead['id']}/replay")
         done = wait_for(
             "the replay",
