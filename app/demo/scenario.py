@@ -93,7 +93,11 @@ class Demo:
 
     def studies_and_sites(self) -> tuple[str, str]:
         self.step("F5/F6: a Study and a Study Site are created in the CTMS")
-        study = self.w.ctms("POST", "/records/study__v", {"name__v": "VVT485-301"})
+        study = self.w.ctms(
+            "POST",
+            "/records/study__v",
+            {"name__v": "VVT485-301", "phase__v": "phase_3__v", "study_status__v": "active__v"},
+        )
         site = self.w.ctms(
             "POST", "/records/site__v", {"name__v": "Site 101 Berlin", "study__v": study["id"]}
         )
@@ -102,8 +106,9 @@ class Demo:
             lambda: self.crm("Clinical_Site_vod__c"),
             lambda rows: len(rows) == 1,
         )
+        [clinical_study] = self.crm("Clinical_Study_vod__c")
         self.say(
-            f"  CRM now has Clinical Study {self.crm('Clinical_Study_vod__c')[0]['Name']!r} and Clinical Site {self.crm('Clinical_Site_vod__c')[0]['Name']!r}"
+            f"  CRM now has Clinical Study {clinical_study['Name']!r} ({clinical_study['Phase_vod__c']}, {clinical_study['Status_vod__c']}) and Clinical Site {self.crm('Clinical_Site_vod__c')[0]['Name']!r}"
         )
         return str(study["id"]), str(site["id"])
 
