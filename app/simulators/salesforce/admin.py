@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.simulators.common.faults import FaultSettings
 from app.simulators.salesforce.schema import FieldDef, FieldType
@@ -27,6 +27,18 @@ class SalesforceFaultSettings(FaultSettings):
 
 
 class WebhookConfig(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "http://127.0.0.1:8000",
+                    "secret": "<the connection's webhook secret, whsec_…>",
+                    "connection_id": "conn_0123456789ab",
+                }
+            ]
+        }
+    )
+
     url: str
     secret: str
     connection_id: str
@@ -34,17 +46,29 @@ class WebhookConfig(BaseModel):
 
 
 class ClientConfig(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"client_id": "bridge", "client_secret": "a-long-random-secret"}]}
+    )
+
     client_id: str
     client_secret: str
 
 
 class LimitsConfig(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"daily_api_limit": 1000, "api_usage": 990}]})
+
     daily_api_limit: int | None = Field(None, ge=0)
     api_usage: int | None = Field(None, ge=0)
     token_lifetime_seconds: float | None = Field(None, gt=0)
 
 
 class NewUser(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"first_name": "Rita", "last_name": "Neves", "email": "rita.neves@example.com"}]
+        }
+    )
+
     first_name: str
     last_name: str
     email: str

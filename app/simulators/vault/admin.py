@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from app.simulators.common.calllog import ApiCall
 from app.simulators.common.emitter import EmittedEvent
@@ -23,6 +23,15 @@ T = TypeVar("T")
 
 
 class WebhookSettings(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"url": "http://127.0.0.1:8000", "secret": "whsec_<base64 of 24 to 64 random bytes>"},
+                {"url": "http://127.0.0.1:8000", "secret": "whsec_…", "connection_id": "conn_0123456789ab"},
+            ]
+        }
+    )
+
     url: str | None = None  # the bridge's base URL; the flavor adds /webhooks/ctms or /webhooks/crm/{id}
     secret: str | None = None
     thin: bool = False

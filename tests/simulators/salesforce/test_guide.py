@@ -83,3 +83,13 @@ async def test_the_switch_names_unknown_fields_and_values(
     added = await anon.put(f"/_sim/picklists/{INTERACTION}/{CHANNEL}/Fax_vod")
     assert {"value": "Fax_vod", "active": True} in added.json()["values"]
     assert "Fax_vod" in state.schema.objects[INTERACTION].fields[CHANNEL].picklist
+
+
+async def test_the_other_control_routes_have_examples(anon: httpx.AsyncClient) -> None:
+    document = (await anon.get("/_sim/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert {"error_rate": 0.2, "seed": 7} in schemas["SalesforceFaultSettings"]["examples"]
+    for name in ("WebhookConfig", "ClientConfig", "LimitsConfig", "NewUser"):
+        assert schemas[name]["examples"], name
+    switch = document["paths"]["/_sim/picklists/{sobject}/{field}/{value}"]["delete"]["description"]
+    assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" in switch

@@ -122,3 +122,13 @@ async def test_the_picklist_switch_names_unknown_fields_and_values(vault: Vault)
     assert (
         await vault.client.post("/_sim/records/study__v", json={"name__v": "S", "phase__v": "phase_2_3__v"})
     ).status_code == 201
+
+
+async def test_the_other_control_routes_have_examples(vault: Vault) -> None:
+    schemas = (await _openapi(vault))["components"]["schemas"]
+    assert {"error_rate": 0.2, "seed": 7} in schemas["FaultSettings"]["examples"]
+    assert schemas["WebhookSettings"]["examples"][0]["url"] == "http://127.0.0.1:8000"
+    paths = (await _openapi(vault))["paths"]
+    assert (
+        "inactivate" in paths["/_sim/picklists/{object_name}/{field_name}/{value}"]["delete"]["description"]
+    )
