@@ -31,6 +31,13 @@ def simulators(
     bridge_url: Annotated[
         str | None, typer.Option(help="send the CTMS vault's events to this bridge")
     ] = None,
+    seed: Annotated[
+        bool,
+        typer.Option(
+            "--seed",
+            help="create a small world to look at: studies, countries, sites, HCPs with matching CRM accounts, activities",
+        ),
+    ] = False,
 ) -> None:
     """Start the Vault (CTMS), Salesforce CRM and Vault CRM simulators, and print how to point the bridge at them."""
     import secrets
@@ -70,11 +77,30 @@ Create a Salesforce connection (bridge connections create, or POST /api/v1/conne
   {{"platform": "salesforce", "crm": {{"login_url": "{crm_url}", "client_id": "{client_id}", "client_secret": "{client_secret}", "api_version": "v62.0"}}}}
   then PUT {crm_url}/_sim/webhook {{"url": <bridge url>, "secret": <the connection's webhook secret>, "connection_id": <its id>}}
 
-A Vault CRM connection: {{"platform": "vault", "crm": {{"vault_url": "{vault_crm_url}", "username": "{user}", "password": "{password}", "vault_id": "5001"}}}}""",
+A Vault CRM connection: {{"platform": "vault", "crm": {{"vault_url": "{vault_crm_url}", "username": "{user}", "password": "{password}", "vault_id": "5001"}}}}
+
+Make a CRM picklist value fail (and undo it): DELETE (then PUT) {crm_url}/_sim/picklists/<object>/<field>/<value>""",
     )
+    if seed:
+        _seed(vault_url, crm_url, vault_crm_url)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         for server in servers:
             server.stop()
+
+
+def _seed(vault_url: str, crm_url: str, vault_crm_url: str) -> None:
+    import httpx
+
+    from app.demo.seed import seed_world
+
+    with httpx.Client(timeout=30.0) as http:
+        seeded = seed_world(http, vault_url, crm_url, vault_crm_url)
+    typer.echo("\nSeeded (read them at <simulator>/_sim/records/<object>):")
+    for system, object_name, record_id, what in seeded.lines:
+        typer.echo(f"  {system}\t{object_name}\t{record_id}\t{what}")
+    typer.echo(
+        f"Send the seeded call to Vault Clinical: POST {crm_url}/_sim/calls/{seeded.call_id}/send-to-vault"
+    )

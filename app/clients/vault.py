@@ -267,6 +267,12 @@ class VaultClient:
         body, _ = await self.call("GET", f"metadata/vobjects/{object_name}", f"describe {object_name}")
         return dict(body.get("object") or body.get("data") or {})
 
+    async def picklist_values(self, picklist: str) -> list[str]:
+        """Retrieve Picklist Values: the names of the picklist's active values."""
+        body, _ = await self.call("GET", f"objects/picklists/{picklist}", f"picklist {picklist}")
+        values = body.get("picklistValues") or []
+        return [str(v["name"]) for v in values if isinstance(v, dict) and v.get("name")]
+
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
         try:

@@ -3,7 +3,6 @@ failure that lands in dead letters and is replayed once the CRM admin fixes the 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -94,7 +93,11 @@ class Demo:
 
     def studies_and_sites(self) -> tuple[str, str]:
         self.step("F5/F6: a Study and a Study Site are created in the CTMS")
-        study = self.w.ctms("POST", "/records/study__v", {"name__v": "VVT485-301"})
+        study = self.w.ctms(
+            "POST",
+            "/records/study__v",
+            {"name__v": "VVT485-301", "phase__v": "phase_3__v", "study_status__v": "active__v"},
+        )
         site = self.w.ctms(
             "POST", "/records/site__v", {"name__v": "Site 101 Berlin", "study__v": study["id"]}
         )
@@ -103,8 +106,9 @@ class Demo:
             lambda: self.crm("Clinical_Site_vod__c"),
             lambda rows: len(rows) == 1,
         )
+        [clinical_study] = self.crm("Clinical_Study_vod__c")
         self.say(
-            f"  CRM now has Clinical Study {self.crm('Clinical_Study_vod__c')[0]['Name']!r} and Clinical Site {self.crm('Clinical_Site_vod__c')[0]['Name']!r}"
+            f"  CRM now has Clinical Study {clinical_study['Name']!r} ({clinical_study['Phase_vod__c']}, {clinical_study['Status_vod__c']}) and Clinical Site {self.crm('Clinical_Site_vod__c')[0]['Name']!r}"
         )
         return str(study["id"]), str(site["id"])
 
@@ -221,10 +225,10 @@ class Demo:
 
     def failure_and_replay(self, person_id: str, study_id: str) -> None:
         self.step("A failure: the CRM org has not enabled the Chat/Text channel")
-        field = self.w.crm.schema.objects[INTERACTION].fields[CHANNELS]
-        self.w.crm.schema.set_field(
-            INTERACTION, replace(field, picklist=tuple(v for v in field.picklist if v != "Message_vod"))
-        )
+        # The simulator's fault switch, as a person would use it: DELETE /_sim/picklists/{object}/{field}/{value}
+        switch = f"/picklists/{INTERACTION}/{CHANNELS}/Message_vod"
+        self.w.crm_user("DELETE", switch)
+        self.say(f"  (simulated by: DELETE {self.w.crm_url}/_sim{switch})")
         self.w.ctms(
             "POST",
             "/records/crm_activity__v",
@@ -247,7 +251,7 @@ class Demo:
             f"  delivery {dead['id']} is a dead letter: {dead['last_error_code']} — {str(dead['last_error'])[:90]}"
         )
         self.step("The CRM admin enables the value; an operator replays the dead letter")
-        self.w.crm.schema.add_picklist_values(INTERACTION, CHANNELS, "Message_vod")
+        self.w.crm_user("PUT", switch)
         self.w.api("POST", f"/api/v1/deliveries/{dead['id']}/replay")
         done = wait_for(
             "the replay",

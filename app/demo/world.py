@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import httpx
 
 from app.config import Settings
+from app.demo.seed import sim_call
 from app.main import create_app
 from app.signing import generate_secret
 from app.simulators.common.server import ServerThread
@@ -49,18 +50,11 @@ class DemoWorld:
 
     def ctms(self, method: str, path: str, body: Any = None) -> Any:
         """Act in the CTMS as a person would (the simulator's admin routes send the change events)."""
-        return _call(self.http, method, f"{self.vault_url}/_sim{path}", body)
+        return sim_call(self.http, method, f"{self.vault_url}/_sim{path}", body)
 
     def crm_user(self, method: str, path: str, body: Any = None) -> Any:
         """Act in the CRM as a field user would."""
-        return _call(self.http, method, f"{self.crm_url}/_sim{path}", body)
-
-
-def _call(http: httpx.Client, method: str, url: str, body: Any) -> Any:
-    response = http.request(method, url, json=body)
-    if response.status_code >= 400:
-        raise RuntimeError(f"{method} {url}: {response.status_code} {response.text[:300]}")
-    return response.json() if response.content else None
+        return sim_call(self.http, method, f"{self.crm_url}/_sim{path}", body)
 
 
 def wait_for(what: str, read: Callable[[], T], until: Callable[[T], bool], timeout: float = 30.0) -> T:

@@ -1,7 +1,8 @@
 """The connection test: log in to the CRM and the CTMS, and check every object and field the bridge uses.
 
 Read-only: logins and describe/metadata calls. Each check names exactly what is missing (an object, a
-field, write access) so an admin can hand it to the CRM or vault administrator (SPEC.md section 7).
+field, write access, a picklist value the bridge writes that the CRM does not have active) so an admin
+can hand it to the CRM or vault administrator (SPEC.md section 7).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from app.config import Settings
 from app.domain.errors import InvalidConfig
 from app.domain.mapping.accounts import AccountMatch
 from app.domain.names import CrmNames, CtmsNames
+from app.domain.values import crm_status_for_complete
 from app.models import Connection
 
 
@@ -37,6 +39,15 @@ class Target:
     object: str
     writes: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PicklistTarget:
+    """A CRM picklist field and each value the bridge may write to it, with the meanings it stands for."""
+
+    object: str
+    field: str
+    values: Mapping[str, tuple[str, ...]]
 
 
 @dataclass
@@ -89,6 +100,36 @@ def crm_targets(names: CrmNames, pair: AccountMatch, sync_studies_and_sites: boo
             reads=(c.id, c.date, c.channel, c.status, c.subject, c.account, c.last_modified),
         ),
     ]
+
+
+def _by_value(table: Mapping[Any, str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for meaning, value in table.items():
+        out[value] = (*out.get(value, ()), str(meaning))
+    return out
+
+
+def crm_picklists(names: CrmNames, sync_studies_and_sites: bool) -> list[PicklistTarget]:
+    """The CRM picklist values the mapping writes (``app.domain.mapping``), overrides included: every
+    channel and, for a call's completeness, Planned or Submitted; study/site statuses and phases when the
+    connection syncs studies and sites."""
+    i, p = names.interaction, names.picklists
+    statuses = {
+        crm_status_for_complete(done, names): ("complete" if done else "not complete",)
+        for done in (True, False)
+    }
+    targets = [
+        PicklistTarget(i.object, i.fields.channel, _by_value(p.channel)),
+        PicklistTarget(i.object, i.fields.status, statuses),
+    ]
+    if sync_studies_and_sites:
+        s, t = names.clinical_study, names.clinical_site
+        targets += [
+            PicklistTarget(s.object, s.fields.status, _by_value(p.study_status)),
+            PicklistTarget(s.object, s.fields.phase, _by_value(p.phase)),
+            PicklistTarget(t.object, t.fields.status, _by_value(p.site_status)),
+        ]
+    return targets
 
 
 def ctms_targets(names: CtmsNames, pair: AccountMatch) -> list[Target]:
@@ -157,7 +198,11 @@ async def _attempt(report: Report, name: str, call: Awaitable[Any], done: str) -
     return result
 
 
-async def _describe_all(report: Report, system: str, describe: Any, targets: Iterable[Target]) -> None:
+async def _describe_all(
+    report: Report, system: str, describe: Any, targets: Iterable[Target]
+) -> dict[str, Mapping[str, Any]]:
+    """Check each target; returns the objects that were described, for the picklist checks."""
+    found: dict[str, Mapping[str, Any]] = {}
     for target in targets:
         try:
             described = await describe(target.object)
@@ -165,6 +210,58 @@ async def _describe_all(report: Report, system: str, describe: Any, targets: Ite
             report.checks.append(Check(f"{system}.{target.object}", False, f"{exc.code}: {exc.message}"))
             continue
         report.checks.append(judge(system, target, described))
+        if described:
+            found[target.object] = described
+    return found
+
+
+async def _active_values(gateway: CrmGateway, meta: Mapping[str, Any]) -> set[str] | None:
+    """The field's active picklist values, or None when it is not a picklist field."""
+    if meta.get("type") == "picklist":  # Salesforce: describe lists the active values
+        entries = meta.get("picklistValues") or []
+        return {str(e.get("value")) for e in entries if isinstance(e, Mapping) and e.get("active", True)}
+    if meta.get("type") == "Picklist" and meta.get("picklist") and isinstance(gateway, VaultCrmGateway):
+        # Vault: the field names a (shared) picklist; Retrieve Picklist Values gives its active values
+        return set(await gateway.client.picklist_values(str(meta["picklist"])))
+    return None
+
+
+async def _check_picklists(
+    report: Report, gateway: CrmGateway, targets: Iterable[PicklistTarget], described: Mapping[str, Any]
+) -> None:
+    for target in targets:
+        fields = {
+            str(f.get("name")): f
+            for f in (described.get(target.object) or {}).get("fields") or []
+            if isinstance(f, Mapping)
+        }
+        meta = fields.get(target.field)
+        if meta is None:  # the object or field check already names it
+            continue
+        name = f"crm.{target.object}.{target.field}"
+        try:
+            active = await _active_values(gateway, meta)
+        except ClientError as exc:
+            report.checks.append(Check(name, False, f"{exc.code}: {exc.message}"))
+            continue
+        if active is None:
+            continue
+        missing = [v for v in target.values if v not in active]
+        if not missing:
+            report.checks.append(
+                Check(name, True, f"{len(target.values)} picklist values the bridge writes are active")
+            )
+            continue
+        listed = ", ".join(f"{v} (for {' / '.join(target.values[v])})" for v in missing)
+        report.checks.append(
+            Check(
+                name,
+                False,
+                f"picklist values the bridge writes that are missing or inactive in the CRM: {listed}; "
+                "activate them in the CRM, or map those meanings to active values in the connection's "
+                "object_names.picklists",
+            )
+        )
 
 
 async def _login_crm(gateway: CrmGateway) -> str:
@@ -191,9 +288,9 @@ async def run(
         report.checks.append(Check("crm.configured", False, f"{exc.code}: {exc.message}"))
         return report
     if await _attempt(report, "crm.login", _login_crm(gateway), "logged in") is not None:
-        await _describe_all(
-            report, "crm", gateway.describe, crm_targets(names, pair, connection.sync_studies_and_sites)
-        )
+        sync = connection.sync_studies_and_sites
+        described = await _describe_all(report, "crm", gateway.describe, crm_targets(names, pair, sync))
+        await _check_picklists(report, gateway, crm_picklists(names, sync), described)
     ctms: VaultClient | None = await _attempt(report, "ctms.configured", _ctms_client(http, settings), "")
     if ctms is not None and await _attempt(report, "ctms.login", ctms.login(), "logged in") is not None:
         await _describe_all(report, "ctms", ctms.describe, ctms_targets(CtmsNames.defaults(), pair))

@@ -189,10 +189,10 @@ async def test_upsert_results_are_per_record_in_input_order(
 async def test_update_by_id(vault_client: VaultClient, vault_state: VaultState) -> None:
     study_id = study(vault_state, "S-1")
 
-    result = await vault_client.update("study__v", [{"id": study_id, "phase__v": "phase_2"}])
+    result = await vault_client.update("study__v", [{"id": study_id, "phase__v": "phase_2__v"}])
 
     assert [(r.ok, r.id) for r in result.results] == [(True, study_id)]
-    assert vault_state.get("study__v", study_id)["phase__v"] == "phase_2"  # type: ignore[index]
+    assert vault_state.get("study__v", study_id)["phase__v"] == ["phase_2__v"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize("count", [0, 501])

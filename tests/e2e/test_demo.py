@@ -29,5 +29,9 @@ def test_bridge_demo_ends_consistent(tmp_path: Path) -> None:
     for flow in ("F1", "F2", "F3", "F4", "F5", "F8", "F9", "dead letter", "after replay: delivered"):
         assert flow in output, flow
     assert "Protocol Q&A Deleted" in output
+    assert "Clinical Study 'VVT485-301' (Phase_3_vod, Active_vod)" in output
     assert "inactive__v" in output
+    # the picklist failure is made with the simulator's switch, so a person can reproduce it by hand
+    assert "DELETE http://127.0.0.1:" in output
+    assert "/_sim/picklists/Vault_Clinical_Interaction_vod__c/Call_Channel_vod__c/Message_vod" in output
     assert list(tmp_path.iterdir()) == []  # the demo leaves nothing behind in the working directory

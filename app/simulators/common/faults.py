@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FaultKind(StrEnum):
@@ -23,6 +23,16 @@ class FaultKind(StrEnum):
 
 class FaultSettings(BaseModel):
     """What an operator (or a test) switches on. Every field has a harmless default."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"error_rate": 0.2, "seed": 7},
+                {"rate_limit_burst": 3, "retry_after_seconds": 2},
+                {"timeout_calls": 1, "timeout_seconds": 30},
+            ]
+        }
+    )
 
     error_rate: float = Field(0.0, ge=0.0, le=1.0, description="fraction of API calls answered with a 5xx")
     error_status: int = Field(503, ge=500, le=599)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Response, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.simulators.common.faults import FaultSettings
+from app.simulators.salesforce.schema import FieldDef, FieldType
 from app.simulators.salesforce.state import SalesforceState
 from app.simulators.salesforce.web import StateDep
 
@@ -26,6 +27,18 @@ class SalesforceFaultSettings(FaultSettings):
 
 
 class WebhookConfig(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "http://127.0.0.1:8000",
+                    "secret": "<the connection's webhook secret, whsec_…>",
+                    "connection_id": "conn_0123456789ab",
+                }
+            ]
+        }
+    )
+
     url: str
     secret: str
     connection_id: str
@@ -33,17 +46,29 @@ class WebhookConfig(BaseModel):
 
 
 class ClientConfig(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"client_id": "bridge", "client_secret": "a-long-random-secret"}]}
+    )
+
     client_id: str
     client_secret: str
 
 
 class LimitsConfig(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"daily_api_limit": 1000, "api_usage": 990}]})
+
     daily_api_limit: int | None = Field(None, ge=0)
     api_usage: int | None = Field(None, ge=0)
     token_lifetime_seconds: float | None = Field(None, gt=0)
 
 
 class NewUser(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"first_name": "Rita", "last_name": "Neves", "email": "rita.neves@example.com"}]
+        }
+    )
+
     first_name: str
     last_name: str
     email: str
@@ -112,6 +137,59 @@ async def add_user(user: NewUser, state: StateDep) -> dict[str, str]:
     return {"id": state.add_user(user.first_name, user.last_name, user.email)}
 
 
+class PicklistView(BaseModel):
+    object: str
+    field: str
+    restricted: bool
+    values: list[dict[str, Any]]  # {"value", "active"}
+
+
+def _picklist(state: SalesforceState, sobject: str, field: str) -> tuple[str, FieldDef]:
+    obj = state.object_def(sobject)
+    found = obj.field(field)
+    if found is None or found.type != FieldType.PICKLIST:
+        raise HTTPException(404, f"{obj.name} has no picklist field {field}")
+    return obj.name, found
+
+
+def _picklist_view(state: SalesforceState, sobject: str, field: str) -> PicklistView:
+    name, found = _picklist(state, sobject, field)
+    return PicklistView(
+        object=name,
+        field=found.name,
+        restricted=found.restricted,
+        values=[{"value": v, "active": v not in found.inactive} for v in found.picklist],
+    )
+
+
+@router.get("/picklists/{sobject}/{field}")
+async def get_picklist(sobject: str, field: str, state: StateDep) -> PicklistView:
+    """A picklist field's values and whether each is active (describe lists only the active ones)."""
+    return _picklist_view(state, sobject, field)
+
+
+@router.put("/picklists/{sobject}/{field}/{value}")
+async def activate_picklist_value(sobject: str, field: str, value: str, state: StateDep) -> PicklistView:
+    """Activate ``value`` on the field (added if it is new), as an admin editing the field would."""
+    name, found = _picklist(state, sobject, field)
+    state.schema.add_picklist_values(name, found.name, value)
+    return _picklist_view(state, sobject, field)
+
+
+@router.delete("/picklists/{sobject}/{field}/{value}")
+async def deactivate_picklist_value(sobject: str, field: str, value: str, state: StateDep) -> PicklistView:
+    """Fault switch: deactivate ``value`` on one object's field. Describe no longer lists it, and on a
+    restricted picklist a write with it fails with ``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`` ("bad
+    value for restricted picklist field"). ``PUT`` the same path to activate it again."""
+    name, found = _picklist(state, sobject, field)
+    if value not in found.picklist:
+        raise HTTPException(
+            404, f"{value} is not a value of {name}.{found.name} ({', '.join(found.picklist)})"
+        )
+    state.schema.deactivate_picklist_value(name, found.name, value)
+    return _picklist_view(state, sobject, field)
+
+
 @router.get("/records/{sobject}")
 async def list_records(sobject: str, state: StateDep, include_deleted: bool = False) -> list[dict[str, Any]]:
     return state.list_records(sobject, include_deleted=include_deleted)
@@ -121,6 +199,8 @@ async def list_records(sobject: str, state: StateDep, include_deleted: bool = Fa
 async def create_record(
     sobject: str, fields: Fields, state: StateDep, user_id: str | None = None
 ) -> dict[str, Any]:
+    """Create a record as a CRM user would (``user_id``; default the field user Ana Silva), with the
+    API's validation and error shape."""
     return state.create_record(sobject, fields, user_id=user_id)
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Response
 from app.api.docs import install_docs
 from app.simulators.salesforce import admin, composite, oauth, query, sobjects
 from app.simulators.salesforce.gateway import install_gateway
+from app.simulators.salesforce.guide import install_guide
 from app.simulators.salesforce.state import SalesforceState
 from app.simulators.salesforce.web import API_PREFIX, install_error_handlers, sf_json, versions
 
@@ -31,5 +32,6 @@ def create_salesforce_app(state: SalesforceState | None = None) -> FastAPI:
     for module in (oauth, sobjects, composite, query, admin):
         app.include_router(module.router, include_in_schema=module is admin)
     install_error_handlers(app)
+    install_guide(app, org.schema)
     install_gateway(app, org)
     return app

@@ -45,7 +45,7 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
                 "validFor": None,
                 "value": value,
             }
-            for value in f.picklist
+            for value in f.active_picklist  # a deactivated value is not described
         ],
         "restrictedPicklist": f.restricted,
         "referenceTo": [f.reference_to] if f.reference_to else [],

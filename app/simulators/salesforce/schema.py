@@ -40,11 +40,16 @@ class FieldDef:
     external_id: bool = False
     unique: bool = False
     picklist: tuple[str, ...] = ()
+    inactive: tuple[str, ...] = ()  # picklist values an admin deactivated: describe omits them
     restricted: bool = False
     reference_to: str | None = None
     relationship_name: str | None = None
     auto_number_prefix: str | None = None  # set: the platform numbers the records (Name of a call)
     custom: bool = False
+
+    @property
+    def active_picklist(self) -> tuple[str, ...]:
+        return tuple(v for v in self.picklist if v not in self.inactive)
 
 
 @dataclass
@@ -103,9 +108,20 @@ class Schema:
         self.set_field(object_name, replace(current, createable=createable, updateable=updateable))
 
     def add_picklist_values(self, object_name: str, field_name: str, *values: str) -> None:
+        """Add (or reactivate) values, as an admin editing the field would."""
         current = self.objects[object_name].fields[field_name]
         merged = current.picklist + tuple(v for v in values if v not in current.picklist)
-        self.set_field(object_name, replace(current, picklist=merged))
+        inactive = tuple(v for v in current.inactive if v not in values)
+        self.set_field(object_name, replace(current, picklist=merged, inactive=inactive))
+
+    def deactivate_picklist_value(self, object_name: str, field_name: str, value: str) -> None:
+        """Setup's "Deactivate": the value stays on old records but describe omits it, and a restricted
+        picklist refuses it (``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST``)."""
+        current = self.objects[object_name].fields[field_name]
+        if value not in current.picklist:
+            raise KeyError(value)
+        if value not in current.inactive:
+            self.set_field(object_name, replace(current, inactive=(*current.inactive, value)))
 
 
 CALL_CHANNELS = ("Face_to_face_vod", "Video_vod", "Phone_vod", "Message_vod", "Email_vod", "Other_vod")

@@ -78,7 +78,11 @@ def _check_value(store: RecordStore, field_def: FieldDef, value: Any) -> SaveErr
     if value is None:
         return None
     name, label = field_def.name, field_def.label
-    if field_def.type == FieldType.PICKLIST and field_def.restricted and value not in field_def.picklist:
+    if (
+        field_def.type == FieldType.PICKLIST
+        and field_def.restricted
+        and value not in field_def.active_picklist
+    ):
         return SaveError(
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
             f"{label}: bad value for restricted picklist field: {value}",

@@ -10,19 +10,28 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from app.simulators.common.calllog import ApiCall
 from app.simulators.common.emitter import EmittedEvent
 from app.simulators.common.faults import FaultSettings
 from app.simulators.vault.auth import StateDep
-from app.simulators.vault.state import RecordRejected
+from app.simulators.vault.state import RecordRejected, VaultState
 
 router = APIRouter(prefix="/_sim", tags=["simulator admin"])
 T = TypeVar("T")
 
 
 class WebhookSettings(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"url": "http://127.0.0.1:8000", "secret": "whsec_<base64 of 24 to 64 random bytes>"},
+                {"url": "http://127.0.0.1:8000", "secret": "whsec_…", "connection_id": "conn_0123456789ab"},
+            ]
+        }
+    )
+
     url: str | None = None  # the bridge's base URL; the flavor adds /webhooks/ctms or /webhooks/crm/{id}
     secret: str | None = None
     thin: bool = False
@@ -65,6 +74,46 @@ async def clear_calls(state: StateDep) -> Response:
     return Response(status_code=204)
 
 
+class PicklistView(BaseModel):
+    picklist: str
+    used_in: list[str]  # object.field
+    values: list[dict[str, Any]]  # {"name", "active"}
+
+
+def _picklist_view(state: VaultState, picklist: str) -> PicklistView:
+    return PicklistView(
+        picklist=picklist,
+        used_in=[f"{obj.name}.{f.name}" for obj, f in state.registry.picklist_fields(picklist)],
+        values=state.picklist_values(picklist),
+    )
+
+
+@router.get("/picklists")
+async def list_picklists(state: StateDep) -> list[PicklistView]:
+    """Every picklist with its values and whether each is active (what writes accept now)."""
+    return [_picklist_view(state, name) for name in state.registry.picklist_names()]
+
+
+@router.put("/picklists/{object_name}/{field_name}/{value}")
+async def activate_picklist_value(
+    object_name: str, field_name: str, value: str, state: StateDep
+) -> PicklistView:
+    """Make ``value`` an active value of the picklist behind the field (added if it is new)."""
+    picklist = _user_action(lambda: state.set_picklist_value(object_name, field_name, value, active=True))
+    return _picklist_view(state, picklist)
+
+
+@router.delete("/picklists/{object_name}/{field_name}/{value}")
+async def inactivate_picklist_value(
+    object_name: str, field_name: str, value: str, state: StateDep
+) -> PicklistView:
+    """Fault switch: inactivate ``value``, as a vault admin would. Writes with it then fail with
+    ``INVALID_DATA``, and Retrieve Picklist Values no longer lists it. Vault picklists are shared, so
+    every field using the picklist is affected; ``PUT`` the same path to activate it again."""
+    picklist = _user_action(lambda: state.set_picklist_value(object_name, field_name, value, active=False))
+    return _picklist_view(state, picklist)
+
+
 @router.get("/records/{object_name}")
 async def list_records(object_name: str, state: StateDep) -> list[dict[str, Any]]:
     if state.object_schema(object_name) is None:
@@ -76,6 +125,8 @@ async def list_records(object_name: str, state: StateDep) -> list[dict[str, Any]
 async def create_record(
     object_name: str, state: StateDep, fields: Annotated[dict[str, Any], Body()], as_user: str | None = None
 ) -> dict[str, Any]:
+    """Create a record as a person in the vault's UI would (``as_user``: a username or user id; default
+    the first human user), with the API's validation; the vault then sends its change event."""
     return _user_action(lambda: state.user_create(object_name, fields, as_user=as_user))
 
 

@@ -12,6 +12,7 @@ from app.api.docs import install_docs
 from app.simulators.vault import admin, auth, query, vobjects
 from app.simulators.vault import responses as r
 from app.simulators.vault.gate import ApiGate
+from app.simulators.vault.guide import install_guide
 from app.simulators.vault.state import Flavor, VaultConfig, VaultState
 
 
@@ -31,6 +32,7 @@ def create_vault_app(state: VaultState | None = None, *, flavor: Flavor | None =
     app.state.vault = state
     for module in (auth, vobjects, query, admin):
         app.include_router(module.router)
+    install_guide(app, state.registry, state.config.flavor)
     app.add_exception_handler(r.VaultError, _vault_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -24,6 +24,16 @@ COMMUNICATION_METHODS = (
     "letter__v",
     "other__v",
 )
+# default: the phase and study/site status tables of app/domain/names/ctms.py
+STUDY_PHASES = ("phase_1__v", "phase_2__v", "phase_3__v", "phase_4__v", "not_applicable__v")
+RECORD_STATUSES = (
+    "planned__v",
+    "active__v",
+    "enrolling__v",
+    "closed__v",
+    "completed__v",
+    "terminated__v",
+)
 CRM_CHANNELS = ("face_to_face__v", "video__v", "phone__v", "message__v", "email__v", "other__v")  # default
 CRM_CALL_STATUSES = ("planned__v", "saved__v", "submitted__v")  # default
 CRM_SYNC_STATUSES = ("active__v", "inactive__v", "deleted_in_vault_clinical__v")  # default
@@ -64,7 +74,11 @@ def ctms_schema() -> SchemaRegistry:
                 "study__v",
                 "Study",
                 "0ST",
-                [_unique("external_id__v"), FieldDef("phase__v", S), FieldDef("study_status__v", S)],
+                [
+                    _unique("external_id__v"),
+                    FieldDef("phase__v", P, "Phase", picklist=STUDY_PHASES),
+                    FieldDef("study_status__v", P, "Study Status", picklist=RECORD_STATUSES),
+                ],
                 label_plural="Studies",
                 name_mode=NameMode.REQUIRED,
             ),
@@ -85,7 +99,7 @@ def ctms_schema() -> SchemaRegistry:
                     _ref("study__v", "study__v", required=True),
                     _ref("study_country__v", "study_country__v"),
                     FieldDef("country__v", S),
-                    FieldDef("site_status__v", S),
+                    FieldDef("site_status__v", P, "Site Status", picklist=RECORD_STATUSES),
                 ],
                 name_mode=NameMode.REQUIRED,
             ),
@@ -186,7 +200,10 @@ def crm_schema() -> SchemaRegistry:
                 "clinical_study__v",
                 "Clinical Study",
                 "V2S",
-                [_unique("vault_study_id__v"), FieldDef("phase__v", S)],
+                [
+                    _unique("vault_study_id__v"),
+                    FieldDef("phase__v", P, "Phase", picklist=STUDY_PHASES),  # the bridge's CRM default
+                ],
                 label_plural="Clinical Studies",
                 name_mode=NameMode.REQUIRED,
                 status_values=CRM_SYNC_STATUSES,

@@ -7,7 +7,7 @@ passes against the simulator sends only fields and values a vault with this conf
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -43,9 +43,15 @@ class FieldDef:
     editable: bool = True
     picklist: tuple[str, ...] = ()  # allowed values, for PICKLIST fields
     multi_value: bool = False  # PICKLIST only
+    picklist_name: str | None = None  # PICKLIST only; default: the field's name with __v
     default: Any = None  # value a create gets when the caller leaves the field out
     target: str | None = None  # referenced object, for OBJECT fields
     max_length: int | None = None
+
+    @property
+    def picklist_ref(self) -> str:
+        """The (vault-wide) picklist the field draws its values from, as the metadata API names it."""
+        return self.picklist_name or self.name.rsplit("__", 1)[0] + "__v"
 
     @property
     def relationship(self) -> str:
@@ -63,7 +69,7 @@ class FieldDef:
             "status": ["active__v"],
         }
         if self.type is FieldType.PICKLIST:
-            meta["picklist"] = self.name.rsplit("__", 1)[0] + "__v"
+            meta["picklist"] = self.picklist_ref
             meta["multi_value"] = self.multi_value
         if self.type is FieldType.OBJECT and self.target:
             meta["relationship_name"] = self.relationship
@@ -172,6 +178,26 @@ class SchemaRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._objects
 
+    def picklist_fields(self, picklist: str) -> list[tuple[ObjectSchema, FieldDef]]:
+        """Every (object, field) that draws its values from ``picklist``: Vault picklists are shared."""
+        return [
+            (obj, f)
+            for obj in self._objects.values()
+            for f in obj.fields.values()
+            if f.type is FieldType.PICKLIST and f.picklist_ref == picklist
+        ]
+
+    def picklist_names(self) -> list[str]:
+        return sorted(
+            {f.picklist_ref for o in self._objects.values() for f in o.fields.values() if f.picklist}
+        )
+
+    def add_picklist_value(self, picklist: str, value: str) -> None:
+        """A new value on a picklist, as an admin adds one: every field using the picklist accepts it."""
+        for obj, f in self.picklist_fields(picklist):
+            if value not in f.picklist:
+                obj.fields[f.name] = replace(f, picklist=(*f.picklist, value))
+
 
 def _label(name: str) -> str:
     return name.rsplit("__", 1)[0].replace("_", " ").title()
@@ -203,7 +229,15 @@ def define_object(
             editable=name_mode is NameMode.REQUIRED,
             max_length=128,
         ),
-        FieldDef("status__v", FieldType.PICKLIST, "Status", picklist=status_values, default=status_values[0]),
+        FieldDef(
+            "status__v",
+            FieldType.PICKLIST,
+            "Status",
+            picklist=status_values,
+            default=status_values[0],
+            # an object with its own statuses has its own picklist, so the shared status__v stays intact
+            picklist_name=None if status_values == STATUS_VALUES else name.rsplit("__", 1)[0] + "_status__v",
+        ),
     ]
     if object_types:
         std.append(FieldDef("object_type__v", FieldType.STRING, "Object Type", default=object_types[0]))

@@ -135,6 +135,7 @@ class VaultState:
     deletions: list[Deletion] = field(default_factory=list)
     burst: BurstWindow = field(default_factory=BurstWindow)
     cursors: dict[str, QueryCursor] = field(default_factory=dict)
+    inactive_picklist_values: dict[str, set[str]] = field(default_factory=dict)  # picklist -> values
     _counters: dict[str, int] = field(default_factory=dict)
     _last_stamp: datetime | None = None
 
@@ -202,6 +203,32 @@ class VaultState:
                 value = ",".join(value)
             out[name] = list(value) if isinstance(value, list) else value
         return out
+
+    # ---- picklists: an admin (in)activates values; configuration, so a reset keeps it -------------------
+    def picklist_values(self, picklist: str) -> list[dict[str, Any]]:
+        """Every value of ``picklist`` with its state; KeyError when no field uses it."""
+        uses = self.registry.picklist_fields(picklist)
+        if not uses:
+            raise KeyError(f"picklist {picklist} does not exist in this vault")
+        inactive = self.inactive_picklist_values.get(picklist, set())
+        return [{"name": v, "active": v not in inactive} for v in uses[0][1].picklist]
+
+    def set_picklist_value(self, object_name: str, field_name: str, value: str, *, active: bool) -> str:
+        """(In)activate ``value`` of the picklist behind a field; activating an unknown value adds it.
+
+        Returns the picklist's name: Vault picklists are shared, so every field using it changes."""
+        f = self._schema_of(object_name).field(field_name)
+        if f is None or f.type is not FieldType.PICKLIST:
+            raise KeyError(f"{object_name} has no picklist field {field_name}")
+        picklist, inactive = f.picklist_ref, self.inactive_picklist_values.setdefault(f.picklist_ref, set())
+        if active:
+            self.registry.add_picklist_value(picklist, value)
+            inactive.discard(value)
+        elif value not in f.picklist:
+            raise KeyError(f"{value} is not a value of picklist {picklist} ({', '.join(f.picklist)})")
+        else:
+            inactive.add(value)
+        return picklist
 
     # ---- users and sessions -----------------------------------------------------------------------------
     def _seed_users(self) -> None:

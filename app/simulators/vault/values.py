@@ -7,6 +7,7 @@ lists of value names (the form Vault returns them in), references as the target 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +21,16 @@ class InvalidValue(ValueError):
     """The value does not fit the field; the message is safe to return to the caller."""
 
 
-def normalize(field: FieldDef, value: Any, *, numeric_target: bool = False) -> Any:
-    """The stored form of ``value`` for ``field``, or InvalidValue. ``None`` clears a field."""
+def normalize(
+    field: FieldDef, value: Any, *, numeric_target: bool = False, inactive: Collection[str] = ()
+) -> Any:
+    """The stored form of ``value`` for ``field``, or InvalidValue. ``None`` clears a field.
+
+    ``inactive``: picklist values an admin has inactivated; Vault refuses them on new writes."""
     if value is None:
         return None
+    if field.type is FieldType.PICKLIST:
+        return _picklist(field, value, inactive)
     handler = _HANDLERS[field.type]
     return handler(field, value, numeric_target)
 
@@ -81,7 +88,7 @@ def _datetime(field: FieldDef, value: Any, _numeric: bool) -> str:
     )
 
 
-def _picklist(field: FieldDef, value: Any, _numeric: bool) -> list[str] | None:
+def _picklist(field: FieldDef, value: Any, inactive: Collection[str]) -> list[str] | None:
     if isinstance(value, str):
         names = [v.strip() for v in value.split(",") if v.strip()]
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -93,9 +100,15 @@ def _picklist(field: FieldDef, value: Any, _numeric: bool) -> list[str] | None:
         return None
     if len(names) > 1 and not field.multi_value:
         raise InvalidValue(f"Field [{field.name}] accepts a single picklist value")
-    unknown = [n for n in names if n not in field.picklist]
+    active = [v for v in field.picklist if v not in inactive]
+    unknown = [n for n in names if n not in active]
     if unknown:
-        raise InvalidValue(f"Invalid picklist value [{unknown[0]}] for field [{field.name}]")
+        # Vault names the value and field; the valid names are added so a person knows what to send.
+        state = "inactive in picklist" if unknown[0] in field.picklist else "not a value of picklist"
+        raise InvalidValue(
+            f"Invalid picklist value [{unknown[0]}] for field [{field.name}]: {state} "
+            f"[{field.picklist_ref}]; valid values: {', '.join(active)}"
+        )
     return names
 
 
@@ -121,6 +134,5 @@ _HANDLERS = {
     FieldType.BOOLEAN: _boolean,
     FieldType.DATE: _date,
     FieldType.DATETIME: _datetime,
-    FieldType.PICKLIST: _picklist,
     FieldType.OBJECT: _reference,
 }

@@ -167,3 +167,36 @@ def _int_param(value: str | None, name: str, *, default: int, low: int, high: in
     if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
         raise r.VaultError(r.INVALID_DATA, f"Invalid [{name}] [{value}]")
     return int(value)
+
+
+@router.get("/api/{v}/objects/picklists")
+async def list_picklists(v: str, state: StateDep, session: SessionDep) -> Response:
+    picklists = [
+        {
+            "name": name,
+            "label": name.rsplit("__", 1)[0].replace("_", " ").title(),
+            "kind": "global",
+            "systemManaged": False,
+            "usedIn": [
+                {"objectName": obj.name, "propertyName": f.name}
+                for obj, f in state.registry.picklist_fields(name)
+            ],
+        }
+        for name in state.registry.picklist_names()
+    ]
+    return r.vault_json({"responseStatus": "SUCCESS", "responseMessage": "Success", "picklists": picklists})
+
+
+@router.get("/api/{v}/objects/picklists/{picklist_name}")
+async def picklist_values(v: str, picklist_name: str, state: StateDep, session: SessionDep) -> Response:
+    """Retrieve Picklist Values: only the active ones, as Vault answers."""
+    try:
+        values = state.picklist_values(picklist_name)
+    except KeyError:
+        raise r.VaultError(r.INVALID_DATA, f"Picklist [{picklist_name}] does not exist") from None
+    active = [
+        {"name": value["name"], "label": value["name"].rsplit("__", 1)[0].replace("_", " ").capitalize()}
+        for value in values
+        if value["active"]
+    ]
+    return r.vault_json({"responseStatus": "SUCCESS", "responseMessage": "Success", "picklistValues": active})

@@ -215,7 +215,12 @@ def _one_field(
         raise _FieldError(r.INVALID_DATA, f"Field [{key}] is not editable")
     target = state.object_schema(f.target) if f.target else None
     try:
-        value = normalize(f, raw, numeric_target=bool(target and target.numeric_ids))
+        value = normalize(
+            f,
+            raw,
+            numeric_target=bool(target and target.numeric_ids),
+            inactive=state.inactive_picklist_values.get(f.picklist_ref, ()),
+        )
     except InvalidValue as exc:
         raise _FieldError(r.INVALID_DATA, str(exc)) from None
     if f.type is FieldType.OBJECT and value is not None and state.get(f.target or "", value) is None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -122,3 +123,69 @@ async def test_a_vault_crm_connection_checks_the_vault_id_and_its_identifier_fie
     pair = {"ctms_person_field": "external_id__v", "crm_account_field": "external_id__v"}
     await tester.patch(f"/api/v1/connections/{connection['id']}", {"account_match": pair})
     assert (await tester.post(f"/api/v1/connections/{connection['id']}/test")).json()["ok"] is True
+
+
+CHANNEL_CHECK = "crm.Vault_Clinical_Interaction_vod__c.Call_Channel_vod__c"
+
+
+async def test_the_picklist_values_the_bridge_writes_are_checked(tester: Api, sims: Sims) -> None:
+    ok, checks = await run_test(tester, salesforce(sims))
+    assert ok, checks
+    assert checks[CHANNEL_CHECK] == (True, "6 picklist values the bridge writes are active")
+    assert checks["crm.Vault_Clinical_Interaction_vod__c.Status_vod__c"][0] is True
+    assert checks["crm.Clinical_Study_vod__c.Phase_vod__c"][0] is True
+    assert checks["crm.Clinical_Site_vod__c.Status_vod__c"][0] is True
+
+
+async def test_a_deactivated_crm_picklist_value_is_named(tester: Api, sims: Sims) -> None:
+    switch = (
+        f"{sims.salesforce}/_sim/picklists/Vault_Clinical_Interaction_vod__c/Call_Channel_vod__c/Message_vod"
+    )
+    async with httpx.AsyncClient() as http:
+        assert (await http.delete(switch)).status_code == 200
+        try:
+            ok, checks = await run_test(tester, salesforce(sims))
+        finally:
+            assert (await http.put(switch)).status_code == 200
+    assert not ok
+    passed, detail = checks[CHANNEL_CHECK]
+    assert not passed
+    assert "missing or inactive in the CRM: Message_vod (for chat_text)" in detail
+    assert checks["crm.Vault_Clinical_Interaction_vod__c"][0] is True  # the fields themselves are fine
+
+
+async def test_a_connection_picklist_override_is_checked_against_the_crm(tester: Api, sims: Sims) -> None:
+    names = {"picklists": {"phase": {"phase_2": "Phase_II_vod"}, "site_status": {"completed": "Done_vod"}}}
+    ok, checks = await run_test(tester, salesforce(sims, object_names=names))
+    assert not ok
+    assert "Phase_II_vod (for phase_2)" in checks["crm.Clinical_Study_vod__c.Phase_vod__c"][1]
+    passed, detail = checks["crm.Clinical_Site_vod__c.Status_vod__c"]
+    assert not passed
+    assert "Done_vod (for completed)" in detail
+    assert "Closed_vod" not in detail  # closed still maps to an active value
+
+
+async def test_a_vault_crm_inactive_picklist_value_is_named(tester: Api, sims: Sims) -> None:
+    crm = {
+        "vault_url": sims.vault_crm,
+        "username": VAULT_USER,
+        "password": VAULT_PASSWORD,
+        "vault_id": "4242",
+    }
+    pair = {"ctms_person_field": "external_id__v", "crm_account_field": "external_id__v"}
+    body = {"platform": "vault", "crm": crm, "account_match": pair}
+    switch = f"{sims.vault_crm}/_sim/picklists/clinical_study__v/phase__v/phase_4__v"
+    async with httpx.AsyncClient() as http:
+        assert (await http.delete(switch)).status_code == 200
+        try:
+            ok, checks = await run_test(tester, body)
+        finally:
+            assert (await http.put(switch)).status_code == 200
+    assert not ok
+    passed, detail = checks["crm.clinical_study__v.phase__v"]
+    assert not passed
+    assert "phase_4__v (for phase_4)" in detail
+    assert checks["crm.vault_clinical_interaction__v.call_channel__v"] == (
+        True,
+        "6 picklist values the bridge writes are active",
+    )

@@ -39,7 +39,7 @@ async def test_admin_user_routes_emit_and_deletions_carry_no_record(vault: Vault
 
     created = await vault.client.post("/_sim/records/study__v", json={"name__v": "STUDY-1"})
     study_id = created.json()["id"]
-    patched = await vault.client.patch(f"/_sim/records/study__v/{study_id}", json={"phase__v": "III"})
+    patched = await vault.client.patch(f"/_sim/records/study__v/{study_id}", json={"phase__v": "phase_3__v"})
     deleted = await vault.client.delete(f"/_sim/records/study__v/{study_id}")
     await vault.state.emitter.drain()
 
