@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.crm import SalesforceGateway, VaultCrmGateway, safe_name
+from app.clients.errors import AuthError, ClientError
 from app.clients.vault import VaultClient
 from app.domain.dates import format_vault_datetime, parse_modified
 from app.domain.errors import MappingError
@@ -55,40 +56,59 @@ async def catch_up_ctms(
     objects: list[tuple[str, list[str]]],
     since: dict[str, datetime],
     now: datetime,
-) -> list[Caught]:
+) -> tuple[list[Caught], list[dict[str, str]]]:
+    """Each object on its own: one the vault refuses (say, a vault without that object) is reported as an
+    error and keeps its watermark; the others are caught up and move on."""
     caught: list[Caught] = []
+    errors: list[dict[str, str]] = []
     for object_name, fields in objects:
-        key = f"ctms:{object_name}"
-        start = since[key]
-        got = Caught(key, f"ctms/{object_name}", now)
-        columns = ", ".join(sorted({safe_name(f) for f in ("id", *fields)}))
-        vql = (
-            f"SELECT {columns} FROM {safe_name(object_name)} "  # noqa: S608 - names checked, no values
-            f"WHERE modified_date__v > '{format_vault_datetime(start)}' ORDER BY modified_date__v ASC"
-        )
-        rows = await ctms.query(vql)
-        deleted = await ctms.deleted_ids(object_name, start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        async with sessions() as session, session.begin():
-            for row in rows:
-                created = _after(row.get("created_date__v"), start)
-                type_ = "ctms.record.created" if created else "ctms.record.updated"
-                data = {
-                    "object": object_name,
-                    "id": str(row["id"]),
-                    "modified_date__v": row.get("modified_date__v"),
-                    "record": row,
-                }
-                _count(got, await feed_ctms(session, type_, data))
-            for gone in deleted:
-                data = {
-                    "object": object_name,
-                    "id": str(gone["id"]),
-                    "modified_date__v": gone.get("date_deleted"),
-                }
-                _count(got, await feed_ctms(session, "ctms.record.deleted", data))
-        got.seen = len(rows) + len(deleted)
-        caught.append(got)
-    return caught
+        start = since[f"ctms:{object_name}"]
+        try:
+            caught.append(await _catch_up_object(ctms, sessions, object_name, fields, start, now))
+        except AuthError as exc:  # the vault itself refuses us: every other object would fail the same way
+            errors.append({"source": "ctms", "code": exc.code, "message": exc.message})
+            break
+        except ClientError as exc:
+            errors.append({"source": "ctms", "object": object_name, "code": exc.code, "message": exc.message})
+    return caught, errors
+
+
+async def _catch_up_object(
+    ctms: VaultClient,
+    sessions: async_sessionmaker[AsyncSession],
+    object_name: str,
+    fields: list[str],
+    start: datetime,
+    now: datetime,
+) -> Caught:
+    got = Caught(f"ctms:{object_name}", f"ctms/{object_name}", now)
+    columns = ", ".join(sorted({safe_name(f) for f in ("id", *fields)}))
+    vql = (
+        f"SELECT {columns} FROM {safe_name(object_name)} "  # noqa: S608 - names checked, no values
+        f"WHERE modified_date__v > '{format_vault_datetime(start)}' ORDER BY modified_date__v ASC"
+    )
+    rows = await ctms.query(vql)
+    deleted = await ctms.deleted_ids(object_name, start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    async with sessions() as session, session.begin():
+        for row in rows:
+            created = _after(row.get("created_date__v"), start)
+            type_ = "ctms.record.created" if created else "ctms.record.updated"
+            data = {
+                "object": object_name,
+                "id": str(row["id"]),
+                "modified_date__v": row.get("modified_date__v"),
+                "record": row,
+            }
+            _count(got, await feed_ctms(session, type_, data))
+        for gone in deleted:
+            data = {
+                "object": object_name,
+                "id": str(gone["id"]),
+                "modified_date__v": gone.get("date_deleted"),
+            }
+            _count(got, await feed_ctms(session, "ctms.record.deleted", data))
+    got.seen = len(rows) + len(deleted)
+    return got
 
 
 async def catch_up_crm(

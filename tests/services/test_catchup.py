@@ -1,0 +1,117 @@
+"""Transfer runs in this process against a simulated vault (no workers, no webhooks): catch-up reads every
+page of deletions, and one object the vault refuses holds back only its own watermark (issue 14)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.context import Resources
+from app.models import utcnow
+from app.repositories import transfer_runs
+from app.services.transfer.run import run_transfer
+from app.simulators.common.server import ServerThread
+from app.simulators.vault import SchemaRegistry, VaultState, create_vault_app, ctms_schema
+from app.worker.queue import InProcessQueue
+from tests.conftest import make_settings
+from tests.e2e.harness import VAULT_PASSWORD, VAULT_USER, automation_switches
+
+ACTIVITY = "crm_activity__v"
+COMMUNICATION_LOG = "study_communication_log__ctms"
+CTMS_OBJECTS = (ACTIVITY, "person__sys", "study__v", "site__v", "monitoring_event__v", COMMUNICATION_LOG)
+
+
+@pytest.fixture
+def vault(request: pytest.FixtureRequest) -> Iterator[tuple[VaultState, str]]:
+    """A CTMS vault served over HTTP; `@pytest.mark.parametrize("vault", [...], indirect=True)` names objects
+    it does not have."""
+    missing = set(getattr(request, "param", ()))
+    state = VaultState(schema=SchemaRegistry(o for o in ctms_schema() if o.name not in missing))
+    state.emitter.enabled = False  # only catch-up brings changes in
+    with ServerThread(create_vault_app(state)) as server:
+        yield state, server.url
+
+
+@pytest.fixture
+async def resources(
+    clean_db: AsyncEngine, pg_url: str, vault: tuple[VaultState, str]
+) -> AsyncIterator[Resources]:
+    state, url = vault
+    settings = make_settings(
+        pg_url,
+        vault_url=url,
+        vault_username=VAULT_USER,
+        vault_password=VAULT_PASSWORD,
+        vault_id=str(state.config.vault_id),
+    )
+    res = await Resources.open(settings, InProcessQueue({}))
+    yield res
+    await res.close()
+
+
+async def _set_watermarks(resources: Resources, value: datetime) -> None:
+    async with resources.sessionmaker() as session, session.begin():
+        for name in CTMS_OBJECTS:
+            await transfer_runs.set_watermark(session, f"ctms:{name}", value, utcnow())
+
+
+async def _watermark(resources: Resources, name: str) -> datetime | None:
+    async with resources.sessionmaker() as session:
+        return await transfer_runs.watermark(session, f"ctms:{name}")
+
+
+async def _events(engine: AsyncEngine, type_: str) -> list[Any]:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            text("SELECT record_id FROM inbox_events WHERE type = :type ORDER BY id"), {"type": type_}
+        )
+        return [row.record_id for row in result]
+
+
+async def test_a_run_catches_up_every_deletion_past_vaults_first_page(
+    resources: Resources, vault: tuple[VaultState, str], clean_db: AsyncEngine
+) -> None:
+    state, _ = vault
+    before = utcnow() - timedelta(minutes=1)
+    await _set_watermarks(resources, before)
+    ids = [str(state.user_create(ACTIVITY, {"external_id__v": f"A-{i}"})["id"]) for i in range(1005)]
+    for record_id in ids:
+        state.user_delete(ACTIVITY, record_id)
+
+    run = await run_transfer(resources, trigger="manual")
+
+    assert run is not None
+    assert (run.status, run.errors) == ("succeeded", [])
+    assert run.counts[f"ctms/{ACTIVITY}"]["seen"] == 1005
+    assert sorted(await _events(clean_db, "ctms.record.deleted")) == sorted(ids)
+    assert await _watermark(resources, ACTIVITY) == run.started_at
+
+
+@pytest.mark.parametrize("vault", [[COMMUNICATION_LOG]], indirect=True)
+async def test_an_object_the_vault_lacks_fails_alone_and_the_others_move_on(
+    resources: Resources, vault: tuple[VaultState, str], clean_db: AsyncEngine
+) -> None:
+    state, _ = vault
+    await automation_switches(clean_db, communication_log_items=True)
+    before = utcnow() - timedelta(minutes=1)
+    await _set_watermarks(resources, before)
+    created = state.user_create(ACTIVITY, {"external_id__v": "A-1"})
+
+    run = await run_transfer(resources, trigger="manual")
+
+    assert run is not None
+    assert run.status == "failed"
+    [error] = run.errors
+    assert (error["source"], error["object"]) == ("ctms", COMMUNICATION_LOG)
+    assert error["code"] == "INVALID_DATA", error  # the simulator's answer to a query on no such object
+    assert COMMUNICATION_LOG in error["message"]
+    assert run.counts[f"ctms/{ACTIVITY}"]["seen"] == 1
+    assert await _events(clean_db, "ctms.record.created") == [created["id"]]
+    assert await _watermark(resources, COMMUNICATION_LOG) == before  # read again next run
+    assert await _watermark(resources, ACTIVITY) == run.started_at
+    assert await _watermark(resources, "person__sys") == run.started_at
