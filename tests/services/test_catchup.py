@@ -1,5 +1,6 @@
-"""Transfer runs in this process against a simulated vault (no workers, no webhooks): catch-up reads every
-page of deletions, and one object the vault refuses holds back only its own watermark (issue 14)."""
+"""Catch-up against the simulators as the real APIs page and cover (issue 14), in this process (no workers,
+no webhooks): every page of Vault deletions is read, one object the vault refuses holds back only its own
+watermark, and a Salesforce watermark never passes the deletions' latestDateCovered."""
 
 from __future__ import annotations
 
@@ -7,19 +8,28 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.clients.crm import SalesforceGateway
+from app.clients.salesforce import SalesforceClient
 from app.context import Resources
+from app.db import create_sessionmaker
 from app.models import utcnow
 from app.repositories import transfer_runs
-from app.services.transfer.run import run_transfer
+from app.services.names import crm_names_for
+from app.services.transfer.catchup import catch_up_crm
+from app.services.transfer.run import OVERLAP, run_transfer
 from app.simulators.common.server import ServerThread
+from app.simulators.salesforce import SalesforceState, create_salesforce_app
 from app.simulators.vault import SchemaRegistry, VaultState, create_vault_app, ctms_schema
 from app.worker.queue import InProcessQueue
+from tests.clients.conftest import SF_CLIENT_ID, SF_CLIENT_SECRET, SF_INSTANCE_URL, Clock, sf_credentials
 from tests.conftest import make_settings
 from tests.e2e.harness import VAULT_PASSWORD, VAULT_USER, automation_switches
+from tests.factories import add_connection
 
 ACTIVITY = "crm_activity__v"
 COMMUNICATION_LOG = "study_communication_log__ctms"
@@ -115,3 +125,37 @@ async def test_an_object_the_vault_lacks_fails_alone_and_the_others_move_on(
     assert await _watermark(resources, COMMUNICATION_LOG) == before  # read again next run
     assert await _watermark(resources, ACTIVITY) == run.started_at
     assert await _watermark(resources, "person__sys") == run.started_at
+
+
+async def test_a_salesforce_watermark_stops_at_latest_date_covered_so_a_held_back_deletion_comes_next_run(
+    clean_db: AsyncEngine,
+) -> None:
+    clock = Clock()  # 10:00
+    org = SalesforceState(clients={SF_CLIENT_ID: SF_CLIENT_SECRET}, clock=clock, instance_url=SF_INSTANCE_URL)
+    async with AsyncSession(clean_db, expire_on_commit=False) as session:
+        connection, _ = await add_connection(session)
+        await session.commit()
+    sessions = create_sessionmaker(clean_db)
+    call_id = org.create_record("Call2_vod__c", {"Subject_vod__c": "logged by mistake"})["Id"]
+    clock.advance(minutes=1, seconds=30)
+    org.delete_record("Call2_vod__c", call_id)  # 10:01:30
+    clock.advance(minutes=1)
+    org.replication_lag_seconds = 180  # a transaction open since 09:59 holds the delete log back
+    transport = httpx.ASGITransport(create_salesforce_app(org))
+    async with httpx.AsyncClient(transport=transport) as http:
+        gateway = SalesforceGateway(SalesforceClient(http, sf_credentials()))
+
+        async def run(since: datetime) -> Any:
+            return await catch_up_crm(
+                gateway, connection, crm_names_for(connection), "External_ID_vod__c", sessions, since, clock()
+            )
+
+        first = await run(clock() - timedelta(minutes=12))
+        assert first.until == clock.now.replace(minute=59, hour=9, second=0)  # latestDateCovered, not now
+        assert await _events(clean_db, "crm.call.deleted") == []
+
+        org.replication_lag_seconds = 0
+        clock.advance(minutes=8)  # the next run, well past the two minutes catch-up always re-reads
+        second = await run(first.until - OVERLAP)
+    assert await _events(clean_db, "crm.call.deleted") == [call_id]
+    assert second.until == clock.now.replace(second=0)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.crm import SalesforceGateway, VaultCrmGateway, safe_name
-from app.clients.errors import AuthError, ClientError
+from app.clients.errors import AuthError, ClientError, PermanentError
 from app.clients.vault import VaultClient
 from app.domain.dates import format_vault_datetime, parse_modified
 from app.domain.errors import MappingError
@@ -123,7 +123,8 @@ async def catch_up_crm(
     """Calls sent to Vault Clinical (changed since `since`) and deleted calls of one connection."""
     got = Caught(f"crm:{connection.id}:{names.call.object}", f"{connection.id}/{names.call.object}", now)
     if isinstance(gateway, SalesforceGateway):
-        sent, deleted = await _salesforce(gateway, names, identifier_field, since, now)
+        sent, deleted, covered = await _salesforce(gateway, names, identifier_field, since, now)
+        got.until = min(now, covered)  # deletions after latestDateCovered come in a later answer
     elif isinstance(gateway, VaultCrmGateway):
         sent, deleted = await _vault_crm(gateway, names, identifier_field, since)
     else:
@@ -151,9 +152,9 @@ def _relationship(field_name: str) -> str:
 
 async def _salesforce(
     gateway: SalesforceGateway, names: CrmNames, identifier: str, since: datetime, now: datetime
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], datetime]:
     """Sent calls by SOQL on SystemModstamp (to the second; the updated/ resource only covers whole past
-    minutes), deletions by the deleted/ resource."""
+    minutes), deletions by the deleted/ resource, and the time its answer covers them up to."""
     client, call = gateway.client, names.call
     f = call.fields
     account_rel = _relationship(f.account)
@@ -186,8 +187,20 @@ async def _salesforce(
         sent.append(row)
     start = max(min(since, now - SALESFORCE_MIN_WINDOW), now - timedelta(days=SALESFORCE_MAX_DAYS))
     window = (start.strftime("%Y-%m-%dT%H:%M:%S+00:00"), now.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    deleted = [(str(d["id"]), str(d["deletedDate"])) for d in await client.deleted(call.object, *window)]
-    return sent, deleted
+    answer = await client.deleted(call.object, *window)
+    deleted = [(str(d["id"]), str(d["deletedDate"])) for d in answer.records]
+    return sent, deleted, _covered(answer.latest_date_covered, now)
+
+
+def _covered(latest: str | None, now: datetime) -> datetime:
+    if not latest:
+        return now
+    try:
+        return parse_modified(latest)
+    except MappingError:
+        raise PermanentError(
+            "BAD_RESPONSE", f"salesforce answered latestDateCovered {latest[:40]!r}"
+        ) from None
 
 
 async def _vault_crm(
