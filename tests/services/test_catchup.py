@@ -1,6 +1,7 @@
 """Catch-up against the simulators as the real APIs page and cover (issue 14), in this process (no workers,
 no webhooks): every page of Vault deletions is read, one object the vault refuses holds back only its own
-watermark, and a Salesforce watermark never passes the deletions' latestDateCovered."""
+watermark, a Salesforce watermark never passes the deletions' latestDateCovered, and the calls' "sent to
+Vault Clinical" flag is the connection's."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from app.services.transfer.catchup import catch_up_crm
 from app.services.transfer.run import OVERLAP, run_transfer
 from app.simulators.common.server import ServerThread
 from app.simulators.salesforce import SalesforceState, create_salesforce_app
+from app.simulators.salesforce.schema import FieldDef, FieldType
 from app.simulators.vault import SchemaRegistry, VaultState, create_vault_app, ctms_schema
 from app.worker.queue import InProcessQueue
 from tests.clients.conftest import SF_CLIENT_ID, SF_CLIENT_SECRET, SF_INSTANCE_URL, Clock, sf_credentials
@@ -159,3 +161,34 @@ async def test_a_salesforce_watermark_stops_at_latest_date_covered_so_a_held_bac
         second = await run(first.until - OVERLAP)
     assert await _events(clean_db, "crm.call.deleted") == [call_id]
     assert second.until == clock.now.replace(second=0)
+
+
+async def test_catch_up_reads_the_sent_flag_the_connection_names(clean_db: AsyncEngine) -> None:
+    clock = Clock()
+    org = SalesforceState(clients={SF_CLIENT_ID: SF_CLIENT_SECRET}, clock=clock, instance_url=SF_INSTANCE_URL)
+    org.schema.remove_field("Call2_vod__c", "Sent_to_Vault_Clinical_vod__c")  # this org spells it its own way
+    org.schema.set_field(
+        "Call2_vod__c", FieldDef("Sent_To_Clinical__c", FieldType.BOOLEAN, "Sent to Clinical")
+    )
+    async with AsyncSession(clean_db, expire_on_commit=False) as session:
+        connection, _ = await add_connection(session)
+        connection.object_names = {"call": {"fields": {"sent_to_vault": "Sent_To_Clinical__c"}}}
+        await session.commit()
+    org.create_record("Call2_vod__c", {"Subject_vod__c": "not for the CTMS"})
+    sent = org.create_record("Call2_vod__c", {"Subject_vod__c": "safety", "Sent_To_Clinical__c": True})["Id"]
+    clock.advance(minutes=3)
+    transport = httpx.ASGITransport(create_salesforce_app(org))
+    async with httpx.AsyncClient(transport=transport) as http:
+        gateway = SalesforceGateway(SalesforceClient(http, sf_credentials()))
+        got = await catch_up_crm(
+            gateway,
+            connection,
+            crm_names_for(connection),
+            "External_ID_vod__c",
+            create_sessionmaker(clean_db),
+            clock() - timedelta(minutes=10),
+            clock(),
+        )
+
+    assert got.seen == 1
+    assert await _events(clean_db, "crm.call.sent_to_vault") == [sent]

@@ -18,7 +18,6 @@ from app.domain.names import CrmNames, CtmsNames
 from app.models import Connection, GlobalSettings
 from app.services.transfer.feed import feed_crm, feed_ctms
 
-SENT_FLAG = {"salesforce": "Sent_to_Vault_Clinical_vod__c", "vault": "sent_to_vault_clinical__v"}  # defaults
 SALESFORCE_MIN_WINDOW = timedelta(minutes=2)  # its updated/deleted windows must span more than a minute
 SALESFORCE_MAX_DAYS = 29
 
@@ -175,7 +174,7 @@ async def _salesforce(
     ]
     soql = (
         f"SELECT {', '.join(safe_name(c) for c in columns)} FROM {safe_name(call.object)} "  # noqa: S608 - names checked, no values
-        f"WHERE SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')} AND {SENT_FLAG['salesforce']} = true"
+        f"WHERE SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')} AND {safe_name(f.sent_to_vault)} = true"
     )
     sent: list[dict[str, Any]] = []
     for row in await client.query(soql):
@@ -221,7 +220,7 @@ async def _vault_crm(
     ]
     vql = (
         f"SELECT {', '.join(sorted({safe_name(c) for c in columns}))} FROM {safe_name(call.object)} "  # noqa: S608 - names checked, no values
-        f"WHERE modified_date__v > '{format_vault_datetime(since)}' AND {SENT_FLAG['vault']} = true"
+        f"WHERE modified_date__v > '{format_vault_datetime(since)}' AND {safe_name(f.sent_to_vault)} = true"
     )
     sent: list[dict[str, Any]] = []
     for row in await client.query(vql):
