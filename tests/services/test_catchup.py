@@ -119,7 +119,7 @@ async def test_an_object_the_vault_lacks_fails_alone_and_the_others_move_on(
     assert run is not None
     assert run.status == "failed"
     [error] = run.errors
-    assert (error["source"], error["object"]) == ("ctms", COMMUNICATION_LOG)
+    assert (error["source"], error["object"]) == (f"ctms/{COMMUNICATION_LOG}", COMMUNICATION_LOG)
     assert error["code"] == "INVALID_DATA", error  # the simulator's answer to a query on no such object
     assert COMMUNICATION_LOG in error["message"]
     assert run.counts[f"ctms/{ACTIVITY}"]["seen"] == 1

@@ -68,7 +68,8 @@ async def catch_up_ctms(
             errors.append({"source": "ctms", "code": exc.code, "message": exc.message})
             break
         except ClientError as exc:
-            errors.append({"source": "ctms", "object": object_name, "code": exc.code, "message": exc.message})
+            source = f"ctms/{object_name}"  # the label its counts go under
+            errors.append({"source": source, "object": object_name, "code": exc.code, "message": exc.message})
     return caught, errors
 
 
