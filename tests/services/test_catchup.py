@@ -23,6 +23,7 @@ from app.repositories import transfer_runs
 from app.services.names import crm_names_for
 from app.services.transfer.catchup import catch_up_crm
 from app.services.transfer.run import OVERLAP, run_transfer
+from app.simulators.common.faults import FaultSettings
 from app.simulators.common.server import ServerThread
 from app.simulators.salesforce import SalesforceState, create_salesforce_app
 from app.simulators.salesforce.schema import FieldDef, FieldType
@@ -102,6 +103,23 @@ async def test_a_run_catches_up_every_deletion_past_vaults_first_page(
     assert run.counts[f"ctms/{ACTIVITY}"]["seen"] == 1005
     assert sorted(await _events(clean_db, "ctms.record.deleted")) == sorted(ids)
     assert await _watermark(resources, ACTIVITY) == run.started_at
+
+
+async def test_a_run_the_vault_holds_back_pauses_the_vault_for_every_worker(
+    resources: Resources, vault: tuple[VaultState, str], clean_db: AsyncEngine
+) -> None:
+    state, _ = vault
+    await _set_watermarks(resources, utcnow() - timedelta(minutes=1))
+    # every answer past the burst's first call is delayed 20 ms and says so in X-VaultAPI-ResponseDelay
+    state.faults.configure(FaultSettings(burst_limit=1000, throttle_below=1000, throttle_delay_ms=20))
+
+    run = await run_transfer(resources, trigger="manual")
+
+    assert run is not None
+    assert run.status == "succeeded"
+    async with clean_db.connect() as conn:
+        gates = (await conn.execute(text("SELECT target, reason FROM throttle_gates"))).all()
+    assert [(g.target, g.reason) for g in gates] == [("ctms", "RESPONSE_DELAY")]
 
 
 @pytest.mark.parametrize("vault", [[COMMUNICATION_LOG]], indirect=True)
