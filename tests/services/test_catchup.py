@@ -210,3 +210,15 @@ async def test_catch_up_reads_the_sent_flag_the_connection_names(clean_db: Async
 
     assert got.seen == 1
     assert await _events(clean_db, "crm.call.sent_to_vault") == [sent]
+
+
+async def test_a_run_without_a_ctms_configured_says_so(clean_db: AsyncEngine, pg_url: str) -> None:
+    res = await Resources.open(make_settings(pg_url), InProcessQueue({}))
+    try:
+        run = await run_transfer(res, trigger="manual")
+    finally:
+        await res.close()
+
+    assert run is not None
+    assert run.status == "failed"
+    assert [(e["source"], e["code"]) for e in run.errors] == [("ctms", "CTMS_NOT_CONFIGURED")]
