@@ -30,6 +30,15 @@ _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
 @dataclass(frozen=True)
+class Deleted:
+    """A getDeleted answer: the records, and how far it covers (``latestDateCovered``, at most the end
+    asked for): a deletion after that time is reported by a later call, so the next one starts there."""
+
+    records: list[dict[str, Any]]
+    latest_date_covered: str | None
+
+
+@dataclass(frozen=True)
 class SalesforceCredentials:
     login_url: str
     client_id: str
@@ -214,14 +223,16 @@ class SalesforceClient:
         )
         return [str(i) for i in (body or {}).get("ids", [])]
 
-    async def deleted(self, object_name: str, start: str, end: str) -> list[dict[str, Any]]:
+    async def deleted(self, object_name: str, start: str, end: str) -> Deleted:
         body, _ = await self.call(
             "GET",
             f"sobjects/{object_name}/deleted/",
             f"deleted {object_name}",
             params={"start": start, "end": end},
         )
-        return list((body or {}).get("deletedRecords", []))
+        body = body or {}
+        covered = body.get("latestDateCovered")
+        return Deleted(list(body.get("deletedRecords", [])), str(covered) if covered else None)
 
     async def describe(self, object_name: str) -> dict[str, Any] | None:
         body, _ = await self.call("GET", f"sobjects/{object_name}/describe", f"describe {object_name}")

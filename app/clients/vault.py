@@ -247,21 +247,27 @@ class VaultClient:
             data={"q": vql},
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
+        return await self._all_pages(body, "POST", "query page")
+
+    async def deleted_ids(self, object_name: str, start: str, end: str | None = None) -> list[dict[str, Any]]:
+        """Ids deleted since `start` (up to `end`), every page: Vault answers at most 1,000 per page."""
+        params = {"start_date": start, **({"end_date": end} if end else {})}
+        operation = f"deletions {object_name}"
+        body, _ = await self.call(
+            "GET", f"objects/deletions/vobjects/{object_name}", operation, params=params
+        )
+        return await self._all_pages(body, "GET", f"{operation} page")
+
+    async def _all_pages(self, body: dict[str, Any], method: str, operation: str) -> list[dict[str, Any]]:
+        """The rows of a first page and of every ``next_page`` after it (a path on the vault's host)."""
         rows: list[dict[str, Any]] = list(body.get("data") or [])
         next_page = (body.get("responseDetails") or {}).get("next_page")
         while next_page:
-            url = urljoin(self._creds.url.rstrip("/") + "/", next_page.lstrip("/"))
-            body, _ = await self.call("POST", url, "query page")
+            url = urljoin(self._creds.url.rstrip("/") + "/", str(next_page).lstrip("/"))
+            body, _ = await self.call(method, url, operation)
             rows.extend(body.get("data") or [])
             next_page = (body.get("responseDetails") or {}).get("next_page")
         return rows
-
-    async def deleted_ids(self, object_name: str, start: str, end: str | None = None) -> list[dict[str, Any]]:
-        params = {"start_date": start, **({"end_date": end} if end else {})}
-        body, _ = await self.call(
-            "GET", f"objects/deletions/vobjects/{object_name}", f"deletions {object_name}", params=params
-        )
-        return list(body.get("data") or [])
 
     async def describe(self, object_name: str) -> dict[str, Any]:
         body, _ = await self.call("GET", f"metadata/vobjects/{object_name}", f"describe {object_name}")

@@ -310,8 +310,27 @@ async def test_updated_and_deleted(
     deleted = await sf_client.deleted("Call2_vod__c", "2026-11-20T09:00:00Z", "2026-11-20T10:15:00Z")
 
     assert kept in updated
-    assert [d["id"] for d in deleted] == [gone]
-    assert deleted[0]["deletedDate"].startswith("2026-11-20T10:05:00")
+    assert [d["id"] for d in deleted.records] == [gone]
+    assert deleted.records[0]["deletedDate"].startswith("2026-11-20T10:05:00")
+    assert deleted.latest_date_covered == "2026-11-20T10:15:00.000+0000"
+
+
+async def test_deleted_reports_how_far_its_answer_covers(
+    sf_client: SalesforceClient, sf_state: SalesforceState, clock: Clock
+) -> None:
+    early = sf_state.create_record("Call2_vod__c", {"Subject_vod__c": "early"})["Id"]
+    late = sf_state.create_record("Call2_vod__c", {"Subject_vod__c": "late"})["Id"]
+    clock.advance(minutes=2)
+    sf_state.delete_record("Call2_vod__c", early)  # 10:02
+    clock.advance(minutes=5)
+    sf_state.delete_record("Call2_vod__c", late)  # 10:07
+    clock.advance(minutes=3)
+    sf_state.replication_lag_seconds = 300  # a transaction open since 10:05 holds the feed back
+
+    deleted = await sf_client.deleted("Call2_vod__c", "2026-11-20T10:00:00Z", "2026-11-20T10:10:00Z")
+
+    assert [d["id"] for d in deleted.records] == [early]
+    assert deleted.latest_date_covered == "2026-11-20T10:05:00.000+0000"
 
 
 async def test_describe_returns_fields_and_an_unknown_object_is_none(sf_client: SalesforceClient) -> None:

@@ -378,6 +378,21 @@ async def test_deleted_ids(vault_client: VaultClient, vault_state: VaultState, c
     assert window == [{"id": first, "date_deleted": "2026-11-20T11:00:00Z"}]
 
 
+async def test_deleted_ids_follow_next_page_past_the_first_thousand(
+    vault_client: VaultClient, vault_state: VaultState, clock: Clock
+) -> None:
+    who = person(vault_state)
+    ids = [vault_state.user_create(ACTIVITY, activity(f"A-{i}", who))["id"] for i in range(1005)]
+    clock.advance(minutes=1)
+    for record_id in ids:
+        vault_state.user_delete(ACTIVITY, record_id)
+
+    deleted = await vault_client.deleted_ids(ACTIVITY, "2026-11-20T10:00:30Z")
+
+    assert [d["id"] for d in deleted] == ids
+    assert len(api_calls(vault_state, "/objects/deletions/")) == 2  # Vault's pages hold 1,000 ids
+
+
 async def test_describe_returns_the_object_with_its_fields(vault_client: VaultClient) -> None:
     meta = await vault_client.describe(ACTIVITY)
 

@@ -83,6 +83,8 @@ class CallFields(Frozen):
     created_by: ApiName
     created_by_relationship: ApiName
     last_modified: ApiName
+    sent_to_vault: ApiName
+    """The "sent to Vault Clinical" flag catch-up reads (a default name: an org may spell it otherwise)."""
 
 
 class CallNames(Frozen):
@@ -159,6 +161,7 @@ _SALESFORCE: dict[str, Any] = {
             "created_by": "CreatedById",
             "created_by_relationship": "CreatedBy",
             "last_modified": "LastModifiedDate",
+            "sent_to_vault": "Sent_to_Vault_Clinical_vod__c",
         },
     },
     "user": {"first_name": "FirstName", "last_name": "LastName", "email": "Email"},
@@ -256,6 +259,7 @@ _VAULT: dict[str, Any] = {
             "created_by": "created_by__v",
             "created_by_relationship": "created_by__vr",
             "last_modified": "modified_date__v",
+            "sent_to_vault": "sent_to_vault_clinical__v",
         },
     },
     "user": {"first_name": "first_name__sys", "last_name": "last_name__sys", "email": "email__sys"},

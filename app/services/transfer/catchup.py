@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.crm import SalesforceGateway, VaultCrmGateway, safe_name
+from app.clients.errors import AuthError, ClientError, PermanentError
 from app.clients.vault import VaultClient
 from app.domain.dates import format_vault_datetime, parse_modified
 from app.domain.errors import MappingError
@@ -17,7 +18,6 @@ from app.domain.names import CrmNames, CtmsNames
 from app.models import Connection, GlobalSettings
 from app.services.transfer.feed import feed_crm, feed_ctms
 
-SENT_FLAG = {"salesforce": "Sent_to_Vault_Clinical_vod__c", "vault": "sent_to_vault_clinical__v"}  # defaults
 SALESFORCE_MIN_WINDOW = timedelta(minutes=2)  # its updated/deleted windows must span more than a minute
 SALESFORCE_MAX_DAYS = 29
 
@@ -55,40 +55,60 @@ async def catch_up_ctms(
     objects: list[tuple[str, list[str]]],
     since: dict[str, datetime],
     now: datetime,
-) -> list[Caught]:
+) -> tuple[list[Caught], list[dict[str, str]]]:
+    """Each object on its own: one the vault refuses (say, a vault without that object) is reported as an
+    error and keeps its watermark; the others are caught up and move on."""
     caught: list[Caught] = []
+    errors: list[dict[str, str]] = []
     for object_name, fields in objects:
-        key = f"ctms:{object_name}"
-        start = since[key]
-        got = Caught(key, f"ctms/{object_name}", now)
-        columns = ", ".join(sorted({safe_name(f) for f in ("id", *fields)}))
-        vql = (
-            f"SELECT {columns} FROM {safe_name(object_name)} "  # noqa: S608 - names checked, no values
-            f"WHERE modified_date__v > '{format_vault_datetime(start)}' ORDER BY modified_date__v ASC"
-        )
-        rows = await ctms.query(vql)
-        deleted = await ctms.deleted_ids(object_name, start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        async with sessions() as session, session.begin():
-            for row in rows:
-                created = _after(row.get("created_date__v"), start)
-                type_ = "ctms.record.created" if created else "ctms.record.updated"
-                data = {
-                    "object": object_name,
-                    "id": str(row["id"]),
-                    "modified_date__v": row.get("modified_date__v"),
-                    "record": row,
-                }
-                _count(got, await feed_ctms(session, type_, data))
-            for gone in deleted:
-                data = {
-                    "object": object_name,
-                    "id": str(gone["id"]),
-                    "modified_date__v": gone.get("date_deleted"),
-                }
-                _count(got, await feed_ctms(session, "ctms.record.deleted", data))
-        got.seen = len(rows) + len(deleted)
-        caught.append(got)
-    return caught
+        start = since[f"ctms:{object_name}"]
+        try:
+            caught.append(await _catch_up_object(ctms, sessions, object_name, fields, start, now))
+        except AuthError as exc:  # the vault itself refuses us: every other object would fail the same way
+            errors.append({"source": "ctms", "code": exc.code, "message": exc.message})
+            break
+        except ClientError as exc:
+            source = f"ctms/{object_name}"  # the label its counts go under
+            errors.append({"source": source, "object": object_name, "code": exc.code, "message": exc.message})
+    return caught, errors
+
+
+async def _catch_up_object(
+    ctms: VaultClient,
+    sessions: async_sessionmaker[AsyncSession],
+    object_name: str,
+    fields: list[str],
+    start: datetime,
+    now: datetime,
+) -> Caught:
+    got = Caught(f"ctms:{object_name}", f"ctms/{object_name}", now)
+    columns = ", ".join(sorted({safe_name(f) for f in ("id", *fields)}))
+    vql = (
+        f"SELECT {columns} FROM {safe_name(object_name)} "  # noqa: S608 - names checked, no values
+        f"WHERE modified_date__v > '{format_vault_datetime(start)}' ORDER BY modified_date__v ASC"
+    )
+    rows = await ctms.query(vql)
+    deleted = await ctms.deleted_ids(object_name, start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    async with sessions() as session, session.begin():
+        for row in rows:
+            created = _after(row.get("created_date__v"), start)
+            type_ = "ctms.record.created" if created else "ctms.record.updated"
+            data = {
+                "object": object_name,
+                "id": str(row["id"]),
+                "modified_date__v": row.get("modified_date__v"),
+                "record": row,
+            }
+            _count(got, await feed_ctms(session, type_, data))
+        for gone in deleted:
+            data = {
+                "object": object_name,
+                "id": str(gone["id"]),
+                "modified_date__v": gone.get("date_deleted"),
+            }
+            _count(got, await feed_ctms(session, "ctms.record.deleted", data))
+    got.seen = len(rows) + len(deleted)
+    return got
 
 
 async def catch_up_crm(
@@ -103,7 +123,8 @@ async def catch_up_crm(
     """Calls sent to Vault Clinical (changed since `since`) and deleted calls of one connection."""
     got = Caught(f"crm:{connection.id}:{names.call.object}", f"{connection.id}/{names.call.object}", now)
     if isinstance(gateway, SalesforceGateway):
-        sent, deleted = await _salesforce(gateway, names, identifier_field, since, now)
+        sent, deleted, covered = await _salesforce(gateway, names, identifier_field, since, now)
+        got.until = min(now, covered)  # deletions after latestDateCovered come in a later answer
     elif isinstance(gateway, VaultCrmGateway):
         sent, deleted = await _vault_crm(gateway, names, identifier_field, since)
     else:
@@ -131,9 +152,9 @@ def _relationship(field_name: str) -> str:
 
 async def _salesforce(
     gateway: SalesforceGateway, names: CrmNames, identifier: str, since: datetime, now: datetime
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], datetime]:
     """Sent calls by SOQL on SystemModstamp (to the second; the updated/ resource only covers whole past
-    minutes), deletions by the deleted/ resource."""
+    minutes), deletions by the deleted/ resource, and the time its answer covers them up to."""
     client, call = gateway.client, names.call
     f = call.fields
     account_rel = _relationship(f.account)
@@ -154,7 +175,7 @@ async def _salesforce(
     ]
     soql = (
         f"SELECT {', '.join(safe_name(c) for c in columns)} FROM {safe_name(call.object)} "  # noqa: S608 - names checked, no values
-        f"WHERE SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')} AND {SENT_FLAG['salesforce']} = true"
+        f"WHERE SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')} AND {safe_name(f.sent_to_vault)} = true"
     )
     sent: list[dict[str, Any]] = []
     for row in await client.query(soql):
@@ -166,8 +187,20 @@ async def _salesforce(
         sent.append(row)
     start = max(min(since, now - SALESFORCE_MIN_WINDOW), now - timedelta(days=SALESFORCE_MAX_DAYS))
     window = (start.strftime("%Y-%m-%dT%H:%M:%S+00:00"), now.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    deleted = [(str(d["id"]), str(d["deletedDate"])) for d in await client.deleted(call.object, *window)]
-    return sent, deleted
+    answer = await client.deleted(call.object, *window)
+    deleted = [(str(d["id"]), str(d["deletedDate"])) for d in answer.records]
+    return sent, deleted, _covered(answer.latest_date_covered, now)
+
+
+def _covered(latest: str | None, now: datetime) -> datetime:
+    if not latest:
+        return now
+    try:
+        return parse_modified(latest)
+    except MappingError:
+        raise PermanentError(
+            "BAD_RESPONSE", f"salesforce answered latestDateCovered {latest[:40]!r}"
+        ) from None
 
 
 async def _vault_crm(
@@ -188,7 +221,7 @@ async def _vault_crm(
     ]
     vql = (
         f"SELECT {', '.join(sorted({safe_name(c) for c in columns}))} FROM {safe_name(call.object)} "  # noqa: S608 - names checked, no values
-        f"WHERE modified_date__v > '{format_vault_datetime(since)}' AND {SENT_FLAG['vault']} = true"
+        f"WHERE modified_date__v > '{format_vault_datetime(since)}' AND {safe_name(f.sent_to_vault)} = true"
     )
     sent: list[dict[str, Any]] = []
     for row in await client.query(vql):

@@ -163,15 +163,19 @@ async def _steps(
     first_seen = min((c.created_at for c in connections), default=started)
     start_of = {k: (v - OVERLAP if v else first_seen - OVERLAP) for k, v in since.items()}
 
-    # 1. catch up, source by source: one failing source does not hold the others back
+    # 1. catch up, source by source (CTMS: object by object): one failing does not hold the others back
     ctms_names = CtmsNames.defaults()
     objects = ctms_objects(ctms_names, settings, any(c.sync_studies_and_sites for c in connections))
     try:
-        caught += await catch_up_ctms(
-            resources.clients.ctms(), resources.sessionmaker, objects, start_of, started
-        )
-    except ClientError as exc:
+        ctms = resources.clients.ctms()
+    except ClientError as exc:  # not configured: nothing to ask
         errors.append({"source": "ctms", "code": exc.code, "message": exc.message})
+    else:
+        ctms_caught, ctms_errors = await catch_up_ctms(
+            ctms, resources.sessionmaker, objects, start_of, started
+        )
+        caught += ctms_caught
+        errors += ctms_errors
     for conn in connections:
         names = crm_names_for(conn)
         key = f"crm:{conn.id}:{names.call.object}"

@@ -104,7 +104,8 @@ def _window(request: Request, state: SalesforceState, days: int) -> tuple[dateti
             "INVALID_REPLICATION_DATE",
             "startDate must chronologically precede endDate by more than one minute",
         )
-    return start, min(end, now.replace(second=0))
+    covered = now - timedelta(seconds=state.replication_lag_seconds)
+    return start, min(end, covered.replace(second=0))
 
 
 @router.get("/sobjects/{sobject}/updated")

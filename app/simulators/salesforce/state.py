@@ -50,6 +50,9 @@ class SalesforceState:
     daily_api_limit: int = 100_000
     query_batch_size: int = 2000
     rate_limit_status: int = 403  # 403 REQUEST_LIMIT_EXCEEDED as the platform answers, or 429
+    # How far the replication feeds' latestDateCovered trails the clock: the platform holds it back while
+    # transactions that started earlier are still open, and reports nothing after it.
+    replication_lag_seconds: float = 0.0
     account_identifier_fields: tuple[str, ...] = ("External_ID_vod__c",)
     faults: Faults = field(default_factory=Faults)
     calls: CallLog = field(default_factory=CallLog)

@@ -178,6 +178,20 @@ async def test_update_merges_crm_keys_and_replaces_the_secret_it_names(
     problem(await api.patch("/api/v1/connections/conn_missing", {"name": "x"}), 404, "CONNECTION_NOT_FOUND")
 
 
+async def test_the_calls_sent_flag_is_set_per_connection(api: Api, clean_db: AsyncEngine) -> None:
+    created = (await api.post("/api/v1/connections", connection_body())).json()
+    flag = {"call": {"fields": {"sent_to_vault": "Sent_To_Clinical__c"}}}
+
+    response = await api.patch(f"/api/v1/connections/{created['id']}", {"object_names": flag})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["object_names"] == flag
+    assert (await raw_connection(clean_db, created["id"]))["object_names"] == flag
+    bad = {"object_names": {"call": {"fields": {"sent_to_vault": "Sent to Clinical"}}}}
+    body = problem(await api.patch(f"/api/v1/connections/{created['id']}", bad), 422, "INVALID_OBJECT_NAMES")
+    assert ["object_names", "call", "fields", "sent_to_vault"] in [e["loc"] for e in body["errors"]]
+
+
 async def test_a_new_account_identifier_forgets_only_that_connections_matches(
     api: Api, clean_db: AsyncEngine
 ) -> None:
