@@ -245,6 +245,22 @@ def deactivate(
         show(api.call("POST", f"{BASE}/{connection_id}/deactivate"))
 
 
+@app.command("forget-accounts")
+def forget_accounts(
+    connection_id: str,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Forget the cached person → account matches (after accounts were re-keyed or merged in the CRM)."""
+    with ApiClient(api_url, api_key) as api:
+        answer = api.call("DELETE", f"{BASE}/{connection_id}/account-matches")
+    if as_json:
+        show(answer)
+    else:
+        out.print(f"{answer['dropped']} cached account matches of {connection_id} forgotten", highlight=False)
+
+
 @app.command("test")
 def run_test(
     connection_id: str,

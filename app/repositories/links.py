@@ -119,6 +119,19 @@ async def remember_accounts(
         await session.execute(stmt)
 
 
+async def forget_person_accounts(session: AsyncSession, connection_id: str, person_ids: Iterable[str]) -> int:
+    """Drop the cached matches of these persons in one connection: the CRM says the account is gone."""
+    wanted = sorted(set(person_ids))
+    if not wanted:
+        return 0
+    result = await session.execute(
+        delete(AccountMatch).where(
+            col(AccountMatch.connection_id) == connection_id, col(AccountMatch.person_id).in_(wanted)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def forget_accounts(session: AsyncSession, connection_id: str | None = None) -> None:
     """Drop cached matches (all, or one connection's): the identifier they were made with changed."""
     stmt = delete(AccountMatch)

@@ -191,6 +191,23 @@ async def set_active(
     return connection
 
 
+async def forget_account_matches(session: AsyncSession, connection_id: str, *, actor: str) -> int:
+    """Drop every cached person → account match of a connection (after a re-keying or a mass merge in
+    the CRM): each person is matched afresh by its next delivery. Returns how many were dropped."""
+    connection = await get(session, connection_id)
+    dropped = await connections.forget_account_matches(session, [connection.id])
+    await audit.record(
+        session,
+        actor=actor,
+        action="connection.forget_account_matches",
+        resource_type="connection",
+        resource_id=connection.id,
+        after={"dropped": dropped},
+    )
+    log.info("account_matches_forgotten", connection_id=connection.id, dropped=dropped)
+    return dropped
+
+
 async def delete(session: AsyncSession, box: SecretBox, connection_id: str, *, actor: str) -> int:
     """Delete an inactive connection; its waiting deliveries are discarded. Returns how many."""
     connection = await get(session, connection_id)

@@ -18,6 +18,7 @@ from app.api.operator.schemas.connections import (
     ConnectionTestReport,
     ConnectionUpdate,
     DeletedConnection,
+    ForgottenMatches,
     WebhookSecretAdd,
     WebhookSecretAdded,
 )
@@ -128,6 +129,24 @@ async def delete_connection(
             session, secret_box(resources), connection_id, actor=caller.actor
         )
     return DeletedConnection(id=connection_id, deliveries_discarded=discarded)
+
+
+@router.delete(
+    ONE + "/account-matches",
+    summary="Forget the connection's cached person → account matches",
+    description=(
+        "After accounts were re-keyed or merged in the CRM: every person is matched again by its next "
+        "delivery. The bridge already drops one match by itself when the CRM answers that its account is "
+        "gone (`INVALID_CROSS_REFERENCE_KEY`, `ENTITY_IS_DELETED`)."
+    ),
+    responses=errors(404, not_found=NOT_FOUND),
+)
+async def forget_account_matches(
+    connection_id: str, resources: ResourcesDep, caller: CallerDep
+) -> ForgottenMatches:
+    async with transaction(resources) as session:
+        dropped = await connections_admin.forget_account_matches(session, connection_id, actor=caller.actor)
+    return ForgottenMatches(connection_id=connection_id, dropped=dropped)
 
 
 async def _set_active(

@@ -21,6 +21,7 @@ ROLE_MATRIX: dict[tuple[str, str], Role] = {
     ("POST", f"{V1}/connections/{{connection_id}}/activate"): ADMIN,
     ("POST", f"{V1}/connections/{{connection_id}}/deactivate"): ADMIN,
     ("POST", f"{V1}/connections/{{connection_id}}/test"): OPERATOR,
+    ("DELETE", f"{V1}/connections/{{connection_id}}/account-matches"): OPERATOR,  # a repair, not config
     ("POST", f"{V1}/connections/{{connection_id}}/webhook-secrets"): ADMIN,
     ("DELETE", f"{V1}/connections/{{connection_id}}/webhook-secrets/previous"): ADMIN,
     ("GET", f"{V1}/settings"): VIEWER,

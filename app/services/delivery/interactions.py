@@ -150,20 +150,55 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
         else:
             to_write.append((d.id, upsert))
 
-    outcomes.update(
-        await send_all(
-            gateway.upsert,
-            gateway.target,
-            gateway.max_batch,
-            to_write,
-            keep,
-            source_system="ctms",
-            connection_id=lambda _d: conn.id,
-            prior=lambda d: links.get(d.source_id),
-            marks_deletion=lambda d: d.operation == Operation.DELETE_INTERACTION,
-        )
+    sent = await send_all(
+        gateway.upsert,
+        gateway.target,
+        gateway.max_batch,
+        to_write,
+        keep,
+        source_system="ctms",
+        connection_id=lambda _d: conn.id,
+        prior=lambda d: links.get(d.source_id),
+        marks_deletion=lambda d: d.operation == Operation.DELETE_INTERACTION,
     )
+    outcomes.update(sent)
+    await _forget_gone_accounts(work, conn.id, sent, outcomes, activities, set(cached))
     return outcomes
+
+
+ACCOUNT_GONE = frozenset({"INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"})
+
+
+async def _forget_gone_accounts(
+    work: LaneWork,
+    connection_id: str,
+    sent: dict[int, Outcome],
+    outcomes: dict[int, Outcome],
+    activities: dict[int, CtmsActivity],
+    cached: set[str],
+) -> None:
+    """A write refused because a referenced record is gone, for a person whose account came from the
+    cache: the account was most likely merged or deleted in the CRM. Drop the match and try again, so
+    the next attempt matches afresh (a fresh match that fails the same way is a dead letter, as before)."""
+    gone = {
+        delivery_id: activities[delivery_id].person_id
+        for delivery_id, outcome in sent.items()
+        if outcome.error_code in ACCOUNT_GONE
+        and delivery_id in activities
+        and activities[delivery_id].person_id in cached
+    }
+    if not gone:
+        return
+    async with work.resources.sessionmaker() as session, session.begin():
+        await links_repo.forget_person_accounts(session, connection_id, [p for p in gone.values() if p])
+    for delivery_id in gone:
+        refused = sent[delivery_id]
+        outcomes[delivery_id] = Outcome.again(
+            refused.error_code or "ACCOUNT_GONE",
+            f"{refused.error}; the cached account match was dropped: the next attempt matches the person again",
+            retry_after=0.0,
+            call=refused.call,
+        )
 
 
 async def _activities(

@@ -115,6 +115,8 @@ def _check_reference_id(store: RecordStore, field_def: FieldDef, value: str) -> 
             (field_def.name,),
         )
     if store.get(target.name, full) is None:
+        if store.get_deleted(target.name, full) is not None:  # in the recycle bin (deleted, or merged away)
+            return SaveError("ENTITY_IS_DELETED", "entity is deleted", (field_def.name,))
         return SaveError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (field_def.name,))
     return None
 

@@ -281,3 +281,26 @@ async def test_a_paused_org_shows_until_when_no_worker_calls_it(api: Api, clean_
     listed = {c["id"]: c["throttled_until"] for c in (await api.get("/api/v1/connections")).json()["items"]}
     assert listed[created["id"]] == shown
     assert listed[other["id"]] is None  # its pause is over
+
+
+async def test_an_operator_can_forget_a_connections_cached_account_matches(
+    api: Api, clean_db: AsyncEngine
+) -> None:
+    kept = (await api.post("/api/v1/connections", connection_body(name="Kept"))).json()["id"]
+    cleared = (await api.post("/api/v1/connections", connection_body(name="Re-keyed"))).json()["id"]
+    await add_matches(clean_db, cleared, cleared, kept)
+
+    answer = await api.delete(f"/api/v1/connections/{cleared}/account-matches", role="operator")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"connection_id": cleared, "dropped": 2}
+    assert (await matches_of(clean_db, cleared), await matches_of(clean_db, kept)) == (0, 1)
+    [entry] = (
+        await api.get("/api/v1/audit-log", params={"action": "connection.forget_account_matches"})
+    ).json()["items"]
+    assert (entry["resource_id"], entry["after"]) == (cleared, {"dropped": 2})
+    problem(
+        await api.delete(f"/api/v1/connections/{cleared}/account-matches", role="viewer"),
+        403,
+        "ROLE_INSUFFICIENT",
+    )
+    problem(await api.delete("/api/v1/connections/conn_nope/account-matches"), 404, "CONNECTION_NOT_FOUND")

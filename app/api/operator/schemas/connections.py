@@ -153,6 +153,13 @@ class WebhookSecretAdded(BaseModel):
     )
 
 
+class ForgottenMatches(BaseModel):
+    connection_id: str
+    dropped: int = Field(
+        description="cached person → account matches dropped; each is made again when next needed"
+    )
+
+
 class DeletedConnection(BaseModel):
     id: str
     deleted: Literal[True] = True
