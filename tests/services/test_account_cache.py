@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.context import Resources
 from app.models import utcnow
@@ -79,3 +79,59 @@ async def test_an_account_merged_away_is_matched_again_not_dead_lettered(
         ("transient", "ENTITY_IS_DELETED"),
         ("success", None),
     ]
+
+
+async def test_a_transfer_run_forgets_matches_of_accounts_re_keyed_merged_or_deleted(
+    resources: Resources, world: World, clean_db: AsyncEngine
+) -> None:
+    from app.models import AccountMatch
+    from app.repositories import transfer_runs
+    from app.services.transfer.run import run_transfer
+    from tests.clients.conftest import Clock
+
+    org = world.orgs[0]
+    clock = Clock()
+    clock.now = utcnow().replace(microsecond=0) - timedelta(hours=2)
+    org.state.clock = clock
+    org.state.started_at = clock.now  # its delete log reaches back to here
+    connection_id = await world.connect(clean_db, org, sync_studies_and_sites=False)
+    rekeyed, merged, untouched = account(org, "HCP-41"), account(org, "HCP-42"), account(org, "HCP-43")
+    async with AsyncSession(clean_db) as session:
+        for person_id, value, account_id in [
+            ("V0P41", "HCP-41", rekeyed),
+            ("V0P42", "HCP-42", merged),
+            ("V0P43", "HCP-43", untouched),
+            ("V0P44", "HCP-44", "001000000000044"),  # a survivor now carries HCP-44 (below)
+        ]:
+            session.add(
+                AccountMatch(
+                    connection_id=connection_id,
+                    person_id=person_id,
+                    identifier_value=value,
+                    account_id=account_id,
+                )
+            )
+        await session.commit()
+    async with resources.sessionmaker() as session, session.begin():
+        await transfer_runs.set_watermark(
+            session, f"crm:{connection_id}:accounts", clock.now + timedelta(minutes=10), utcnow()
+        )
+
+    clock.advance(hours=1)  # later, in the CRM:
+    org.state.update_record("Account", rekeyed, {"External_ID_vod__c": "HCP-41-NEW"})
+    org.state.delete_record("Account", merged)
+    account(org, "HCP-44")
+    clock.advance(minutes=2)  # deleted/ covers whole past minutes
+    run = await run_transfer(resources, trigger="manual")
+
+    assert run is not None
+    assert run.counts[f"{connection_id}/Account"] == {"seen": 3}
+    async with clean_db.connect() as conn:
+        left = (
+            await conn.execute(text("SELECT person_id FROM account_matches ORDER BY person_id"))
+        ).scalars()
+        assert list(left) == ["V0P43"]  # only the match nobody touched is still trusted
+    async with resources.sessionmaker() as session:
+        moved = await transfer_runs.watermark(session, f"crm:{connection_id}:accounts")
+    assert moved is not None
+    assert moved > clock.now - timedelta(hours=2)

@@ -185,14 +185,22 @@ async def _salesforce(
         if isinstance(row.get(f.created_by_relationship), dict):
             row[f.created_by_relationship].pop("attributes", None)
         sent.append(row)
+    records, covered = await salesforce_deleted(client, call.object, since, now)
+    return sent, [(str(d["id"]), str(d["deletedDate"])) for d in records], covered
+
+
+async def salesforce_deleted(
+    client: Any, object_name: str, since: datetime, now: datetime
+) -> tuple[list[dict[str, Any]], datetime]:
+    """Records of an object deleted since `since` (the deleted/ resource's window: more than a minute,
+    at most 30 days back), and the time the answer covers them up to."""
     start = max(min(since, now - SALESFORCE_MIN_WINDOW), now - timedelta(days=SALESFORCE_MAX_DAYS))
     window = (start.strftime("%Y-%m-%dT%H:%M:%S+00:00"), now.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-    answer = await client.deleted(call.object, *window)
-    deleted = [(str(d["id"]), str(d["deletedDate"])) for d in answer.records]
-    return sent, deleted, _covered(answer.latest_date_covered, now)
+    answer = await client.deleted(object_name, *window)
+    return list(answer.records), covered_until(answer.latest_date_covered, now)
 
 
-def _covered(latest: str | None, now: datetime) -> datetime:
+def covered_until(latest: str | None, now: datetime) -> datetime:
     if not latest:
         return now
     try:

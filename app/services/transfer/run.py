@@ -30,6 +30,7 @@ from app.services import planning, wakeups
 from app.services.delivery.matching import match_pair
 from app.services.names import crm_names_for
 from app.services.single_planner import planning_turn
+from app.services.transfer.accounts import account_key, refresh_account_matches
 from app.services.transfer.catchup import Caught, catch_up_crm, catch_up_ctms, ctms_objects
 
 log = get_logger(__name__)
@@ -159,6 +160,7 @@ async def _steps(
         connections = await connections_repo.list_active(session)
         keys = [f"ctms:{obj}" for obj, _ in ctms_objects(CtmsNames.defaults(), settings, True)]
         keys += [f"crm:{c.id}:{crm_names_for(c).call.object}" for c in connections]
+        keys += [account_key(c) for c in connections]
         since = {k: (await transfer_runs.watermark(session, k)) for k in keys}
     first_seen = min((c.created_at for c in connections), default=started)
     start_of = {k: (v - OVERLAP if v else first_seen - OVERLAP) for k, v in since.items()}
@@ -189,6 +191,16 @@ async def _steps(
             )
         except ClientError as exc:
             errors.append({"source": conn.id, "code": exc.code, "message": exc.message})
+            continue
+        try:  # accounts re-keyed, merged or deleted: their cached matches go
+            caught.append(
+                await refresh_account_matches(
+                    gateway, conn, names, field, resources.sessionmaker, start_of[account_key(conn)], started
+                )
+            )
+        except ClientError as exc:
+            label = f"{conn.id}/{names.account.object}"
+            errors.append({"source": label, "code": exc.code, "message": exc.message})
 
     # 2. plan now, so deletions caught up this run are released by this run
     while True:
