@@ -147,23 +147,25 @@ class UnknownStatus(UnknownValue):
 class UnknownRecordStatus(UnknownValue):
     code = ErrorCode.UNKNOWN_RECORD_STATUS
     noun = "status"
+    remedy = "add it to picklists.record_status of the CTMS names (bridge settings set --ctms-names)"
 
 
 class UnknownPhase(UnknownValue):
     code = ErrorCode.UNKNOWN_PHASE
     noun = "phase"
+    remedy = "add it to picklists.phase of the CTMS names (bridge settings set --ctms-names)"
 
 
 class UnknownVisitMethod(UnknownValue):
     code = ErrorCode.UNKNOWN_VISIT_METHOD
     noun = "monitoring visit method"
-    remedy = "add it to picklists.visit_method of the CTMS names"
+    remedy = "add it to picklists.visit_method of the CTMS names (bridge settings set --ctms-names)"
 
 
 class UnknownCommunicationMethod(UnknownValue):
     code = ErrorCode.UNKNOWN_COMMUNICATION_METHOD
     noun = "communication method"
-    remedy = "add it to picklists.communication_method of the CTMS names"
+    remedy = "add it to picklists.communication_method of the CTMS names (bridge settings set --ctms-names)"
 
 
 class WrongObjectType(MappingError):

@@ -43,4 +43,8 @@ class GlobalSettings(SQLModel, table=True):
     # transient failures are retried for this long (Salesforce keeps its events 72 h), then dead-lettered
     retry_horizon_seconds: int = 72 * 3600
     unmatched_max_age_seconds: int = 7 * 24 * 3600
+    # overrides of the CTMS object, field and picklist names (CtmsNames), checked when saved
+    ctms_names: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JsonType, nullable=False, server_default="{}")
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.crypto import SecretBox
 from app.domain.errors import InvalidConfig
 from app.domain.mapping.accounts import AccountMatch
-from app.domain.names import CrmNames
+from app.domain.names import CrmNames, CtmsNames
 from app.domain.vocabulary import Platform
 from app.models import Connection
 from app.services.operator_errors import Invalid
@@ -87,6 +87,15 @@ def check_object_names(platform: Platform, object_names: Mapping[str, Any]) -> d
     except InvalidConfig as exc:
         raise Invalid(exc.code, exc.message, exc.problems) from None
     return dict(object_names)
+
+
+def check_ctms_names(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The CTMS overrides as given, after the domain checked every key and value (``INVALID_OBJECT_NAMES``)."""
+    try:
+        CtmsNames.with_overrides(overrides)
+    except InvalidConfig as exc:
+        raise Invalid(exc.code, exc.message, exc.problems) from None
+    return dict(overrides)
 
 
 def check_account_match(

@@ -28,7 +28,7 @@ from app.models import Operation as Op
 from app.repositories import connections as connections_repo
 from app.repositories import deliveries as deliveries_repo
 from app.repositories import inbox
-from app.services.names import crm_names_for
+from app.services.names import crm_names_for, ctms_names_for
 
 log = get_logger(__name__)
 ACTIVITY = "crm_activity__v"
@@ -104,11 +104,25 @@ def _delivery(
     )
 
 
+def ctms_role(obj: str | None, settings: GlobalSettings) -> str | None:
+    """Which CTMS object an event is about, by the name the planner uses (the default name), whatever the
+    vault calls it (settings: ctms_names); None for an object the bridge does not know."""
+    names = ctms_names_for(settings)
+    return {
+        names.activity.object: ACTIVITY,
+        names.study.object: STUDY,
+        names.site.object: SITE,
+        names.person.object: PERSON,
+        names.monitoring_event.object: MONITORING_EVENT,
+        names.communication_log.object: COMMUNICATION_LOG,
+    }.get(obj or "")
+
+
 def plan_ctms(
     event: InboxEvent, active: list[Connection], settings: GlobalSettings, partitions: int = 1
 ) -> list[PlannedDelivery]:
     deleted = event.type == "ctms.record.deleted"
-    obj = event.object
+    obj = ctms_role(event.object, settings)
     if obj == ACTIVITY:
         op = Op.DELETE_INTERACTION if deleted else Op.UPSERT_INTERACTION
         return [_delivery(event, c.id, "ctms_to_crm", op, LaneKind.INTERACTION, partitions) for c in active]
@@ -196,7 +210,11 @@ async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int 
             log.exception("event_planning_failed", event_id=event.id)
             failed.append(event.id)
     persons = sorted(
-        {e.record_id for e in events if e.source == "ctms" and e.object == PERSON and e.record_id}
+        {
+            e.record_id
+            for e in events
+            if e.source == "ctms" and ctms_role(e.object, settings) == PERSON and e.record_id
+        }
     )
     try:
         async with session.begin_nested():
@@ -231,7 +249,7 @@ def ignore_reason(
     if event.source == "ctms":
         if _is_ctms_echo(event):
             return "ECHO_OF_OWN_WRITE", "a Medical Activity change: the bridge's own write coming back (F9)"
-        obj = event.object
+        obj = ctms_role(event.object, settings)
         if obj in (ACTIVITY, STUDY, SITE) and not active:
             return "NO_ACTIVE_CONNECTION", "no CRM connection is active"
         if obj in (STUDY, SITE):
@@ -246,7 +264,7 @@ def ignore_reason(
             return "AUTOMATION_OFF", f"creating activities from {obj} is off (setting {switches[obj]})"
         if obj == PERSON:
             return "OBJECT_NOT_SYNCED", "a person's change only refreshes its cached account matches"
-        return "OBJECT_NOT_SYNCED", f"the bridge does not act on {obj or 'this object'}"
+        return "OBJECT_NOT_SYNCED", f"the bridge does not act on {event.object or 'this object'}"
     if is_crm_echo(event):
         return (
             "ECHO_OF_OWN_WRITE",
@@ -311,7 +329,7 @@ async def _plan_one(
     settings: GlobalSettings,
     partitions: int,
 ) -> list[PlannedDelivery]:
-    if event.source == "ctms" and event.object == PERSON and event.record_id:
+    if event.source == "ctms" and ctms_role(event.object, settings) == PERSON and event.record_id:
         await _forget_person_matches(session, event.record_id)
     deliveries = _deliveries_for(event, active, by_id, settings, partitions)
     await deliveries_repo.add_many(session, [d.row() for d in deliveries])

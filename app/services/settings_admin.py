@@ -11,7 +11,7 @@ from app.logging import get_logger
 from app.models import GlobalSettings, utcnow
 from app.repositories import connections
 from app.services import audit
-from app.services.connection_settings import check_account_match
+from app.services.connection_settings import check_account_match, check_ctms_names
 
 log = get_logger(__name__)
 FIELDS = (
@@ -21,11 +21,14 @@ FIELDS = (
     "automate_communication_log_items",
     "retry_horizon_seconds",
     "unmatched_max_age_seconds",
+    "ctms_names",
 )
 
 
 def view(row: GlobalSettings) -> dict[str, Any]:
-    return {**{name: getattr(row, name) for name in FIELDS}, "updated_at": row.updated_at.isoformat()}
+    values = {name: getattr(row, name) for name in FIELDS}
+    values["ctms_names"] = dict(row.ctms_names or {})
+    return {**values, "updated_at": row.updated_at.isoformat()}
 
 
 async def read(session: AsyncSession) -> GlobalSettings:
@@ -42,6 +45,8 @@ async def update(session: AsyncSession, changes: Mapping[str, Any], *, actor: st
         "crm_account_field": given.get("crm_account_field", row.crm_account_field),
     }
     check_account_match(pair, setting="settings")
+    if "ctms_names" in given:
+        given["ctms_names"] = check_ctms_names(given["ctms_names"])
     for name, value in given.items():
         setattr(row, name, value)
     if given == {k: before[k] for k in given}:

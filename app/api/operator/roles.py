@@ -26,6 +26,7 @@ ROLE_MATRIX: dict[tuple[str, str], Role] = {
     ("DELETE", f"{V1}/connections/{{connection_id}}/webhook-secrets/previous"): ADMIN,
     ("GET", f"{V1}/settings"): VIEWER,
     ("PUT", f"{V1}/settings"): ADMIN,
+    ("GET", f"{V1}/settings/ctms-names"): VIEWER,
     ("GET", f"{V1}/events"): VIEWER,
     ("GET", f"{V1}/events/{{event_id}}"): VIEWER,
     ("GET", f"{V1}/deliveries"): VIEWER,

@@ -94,7 +94,7 @@ def _key(d: Delivery) -> Key:
 
 @keeping_decided
 async def handle_automation(work: LaneWork, outcomes: dict[int, Outcome]) -> dict[int, Outcome]:
-    names = CtmsNames.defaults()
+    names = work.ctms_names
     kinds = _kinds(names)
     # A creation creates the activity only while there is none (a re-sent creation, or a catch-up that
     # reports an edited record as created, must not override the flag rule); one superseded in the batch

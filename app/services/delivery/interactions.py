@@ -38,7 +38,7 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
             if d.id
         }
     names = crm_names_for(conn)
-    ctms_names = CtmsNames.defaults()
+    ctms_names = work.ctms_names
     ctms, gateway = work.clients.ctms(), work.clients.crm(conn)
     keep, superseded = newest_per_record(work.deliveries)
     outcomes.update(superseded)
@@ -206,7 +206,7 @@ async def _activities(
 ) -> dict[int, CtmsActivity]:
     """Parse each activity, reading the thin ones from the vault; echoes and bad records get outcomes.
     Records carried by their events are judged first, so a data error is decided before any call fails."""
-    ctms_names = CtmsNames.defaults()
+    ctms_names = work.ctms_names
     raws: dict[str, dict[str, Any] | None] = {
         d.source_id: work.event_data(d).get("record") for d in deliveries
     }

@@ -30,7 +30,7 @@ from app.services.names import crm_names_for
 
 
 async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
-    ctms_names = CtmsNames.defaults()
+    ctms_names = work.ctms_names
     keep, outcomes = newest_per_record(work.deliveries)
     to_write: list[tuple[int, TargetUpsert]] = []
     by_connection: dict[str, list[Delivery]] = {}

@@ -16,7 +16,7 @@ from app.domain.ctms import parse_ctms_site, parse_ctms_study
 from app.domain.errors import MappingError
 from app.domain.mapping.sites import site_deletion, site_to_clinical_site
 from app.domain.mapping.studies import study_deletion, study_to_clinical_study
-from app.domain.names import CrmNames, CtmsNames
+from app.domain.names import CrmNames
 from app.domain.upsert import TargetUpsert
 from app.models import Connection, Delivery, Operation, RecordLink
 from app.repositories import links as links_repo
@@ -63,7 +63,7 @@ async def ensure_parents(
     work: LaneWork, conn: Connection, names: CrmNames, *, study_ids: set[str], site_ids: set[str]
 ) -> Parents:
     """The CRM ids of these studies and sites, pushing the ones the CRM does not have yet."""
-    ctms, ctms_names = work.clients.ctms(), CtmsNames.defaults()
+    ctms, ctms_names = work.clients.ctms(), work.ctms_names
     parents = Parents()
     site_links = await _links(work, conn, ctms_names.site.object, site_ids)
     parents.sites = {
@@ -128,7 +128,7 @@ async def _map(
     raws: list[tuple[str, dict[str, Any]]],
     parents: Parents,
 ) -> tuple[dict[str, TargetUpsert], dict[str, Outcome]]:
-    ctms_names = CtmsNames.defaults()
+    ctms_names = work.ctms_names
     upserts: dict[str, TargetUpsert] = {}
     failed: dict[str, Outcome] = {}
     countries = (
@@ -239,7 +239,7 @@ async def handle_studies_or_sites(work: LaneWork, outcomes: dict[int, Outcome]) 
             if d.id
         }
     names = crm_names_for(conn)
-    ctms_names = CtmsNames.defaults()
+    ctms_names = work.ctms_names
     gateway = work.clients.crm(conn)
     keep, superseded = newest_per_record(work.deliveries)
     outcomes.update(superseded)

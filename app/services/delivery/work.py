@@ -8,8 +8,10 @@ from typing import Any
 
 from app.clients.registry import ClientRegistry
 from app.context import Resources
+from app.domain.names import CtmsNames
 from app.models import Connection, Delivery, GlobalSettings, InboxEvent
 from app.services.delivery.outcomes import Outcome
+from app.services.names import ctms_names_for
 
 
 @dataclass
@@ -29,6 +31,11 @@ class LaneWork:
 
     def connection(self, delivery: Delivery) -> Connection | None:
         return self.connections.get(delivery.connection_id or "")
+
+    @property
+    def ctms_names(self) -> CtmsNames:
+        """The CTMS names in force (defaults with the settings' overrides)."""
+        return ctms_names_for(self.settings)
 
 
 Handler = Callable[[LaneWork], Awaitable[dict[int, Outcome]]]

@@ -21,14 +21,13 @@ from sqlmodel import col, select
 
 from app.clients.errors import ClientError
 from app.context import Resources
-from app.domain.names import CtmsNames
 from app.logging import get_logger
 from app.models import Delivery, DeliveryStatus, Operation, TransferRun, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import transfer_runs
 from app.services import planning, wakeups
 from app.services.delivery.matching import match_pair
-from app.services.names import crm_names_for
+from app.services.names import crm_names_for, ctms_names_for
 from app.services.single_planner import planning_turn
 from app.services.transfer.accounts import account_key, refresh_account_matches
 from app.services.transfer.catchup import Caught, catch_up_crm, catch_up_ctms, ctms_objects
@@ -158,7 +157,8 @@ async def _steps(
     async with resources.sessionmaker() as session:
         settings = await connections_repo.global_settings(session)
         connections = await connections_repo.list_active(session)
-        keys = [f"ctms:{obj}" for obj, _ in ctms_objects(CtmsNames.defaults(), settings, True)]
+        ctms_names = ctms_names_for(settings)
+        keys = [f"ctms:{obj}" for obj, _ in ctms_objects(ctms_names, settings, True)]
         keys += [f"crm:{c.id}:{crm_names_for(c).call.object}" for c in connections]
         keys += [account_key(c) for c in connections]
         since = {k: (await transfer_runs.watermark(session, k)) for k in keys}
@@ -166,7 +166,6 @@ async def _steps(
     start_of = {k: (v - OVERLAP if v else first_seen - OVERLAP) for k, v in since.items()}
 
     # 1. catch up, source by source (CTMS: object by object): one failing does not hold the others back
-    ctms_names = CtmsNames.defaults()
     objects = ctms_objects(ctms_names, settings, any(c.sync_studies_and_sites for c in connections))
     try:
         ctms = resources.clients.ctms()

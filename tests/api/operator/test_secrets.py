@@ -94,6 +94,7 @@ async def test_no_secret_reaches_answers_logs_or_the_audit_log(
         "event_id": str(event_id),
         "delivery_id": str(await add_delivery(clean_db, event_id=event_id, status="dead", attempts=1)),
         "key_id": admin_key.json()["id"],
+        "record_id": "V6A1",  # traced: an id the bridge never saw still answers
     }
     async with clean_db.begin() as conn:
         run = await conn.execute(

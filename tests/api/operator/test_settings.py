@@ -54,3 +54,38 @@ async def test_a_new_global_identifier_forgets_matches_of_connections_that_use_i
     assert (await matches_of(clean_db, uses_global), await matches_of(clean_db, has_own)) == (0, 1)
     [entry] = (await api.get("/api/v1/audit-log", params={"action": "settings.update"})).json()["items"][:1]
     assert entry["after"]["account_matches_forgotten"] == 1
+
+
+async def test_ctms_names_are_overridden_through_the_settings_and_checked(api: Api) -> None:
+    defaults = (await api.get("/api/v1/settings/ctms-names", role="viewer")).json()
+    assert defaults["activity"]["object"] == "crm_activity__v"
+    assert defaults["picklists"]["phase"]["phase_2__v"] == "phase_2"
+    overrides = {
+        "activity": {"object": "clinical_interaction__c"},
+        "picklists": {"phase": {"phase_2a__c": "phase_2", "phase_2b__c": "phase_2", "phase_3__v": "phase_3"}},
+    }
+    changed = await api.put("/api/v1/settings", {"ctms_names": overrides})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["ctms_names"] == overrides
+    in_force = (await api.get("/api/v1/settings/ctms-names")).json()
+    assert in_force["activity"]["object"] == "clinical_interaction__c"
+    assert in_force["activity"]["fields"] == defaults["activity"]["fields"]  # the rest keeps its defaults
+    assert (
+        in_force["picklists"]["phase"] == overrides["picklists"]["phase"]
+    )  # a lookup table is replaced whole
+
+    body = problem(
+        await api.put("/api/v1/settings", {"ctms_names": {"activity": {"object": "Clinical Activity"}}}),
+        422,
+        "INVALID_OBJECT_NAMES",
+    )
+    assert body["errors"]
+    problem(
+        await api.put("/api/v1/settings", {"ctms_names": {"no_such_object": {}}}), 422, "INVALID_OBJECT_NAMES"
+    )
+    assert (await api.get("/api/v1/settings/ctms-names")).json()["activity"][
+        "object"
+    ] == "clinical_interaction__c"
+    reset = await api.put("/api/v1/settings", {"ctms_names": {}})
+    assert reset.json()["ctms_names"] == {}
+    assert (await api.get("/api/v1/settings/ctms-names")).json() == defaults

@@ -21,6 +21,10 @@ class SettingsOut(BaseModel):
         description="how long transient failures are retried before a delivery is dead-lettered"
     )
     unmatched_max_age_seconds: int = Field(description="how long an unmatched person is retried")
+    ctms_names: dict[str, Any] = Field(
+        description="overrides of the CTMS object, field and picklist names (empty: the defaults)",
+        examples=[{"picklists": {"phase": {"phase_2a__c": "phase_2"}}}],
+    )
     updated_at: datetime
 
 
@@ -41,6 +45,14 @@ class SettingsUpdate(BaseModel):
     automate_communication_log_items: bool | None = None
     retry_horizon_seconds: int | None = Field(None, ge=60, le=30 * 24 * 3600)
     unmatched_max_age_seconds: int | None = Field(None, ge=60, le=90 * 24 * 3600)
+    ctms_names: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "overrides of the CTMS names, replacing the previous overrides (`{}`: back to the defaults); "
+            "`GET /api/v1/settings/ctms-names` shows the names in force. 422 `INVALID_OBJECT_NAMES` names "
+            "each bad key"
+        ),
+    )
 
 
 class LinkOut(BaseModel):
