@@ -152,6 +152,7 @@ async def test_a_record_timeline_shows_the_event_delivery_and_the_targets_answer
     assert "UNKNOWN_CHANNEL" in page
     assert page.count("salesforce test") == 2  # each attempt, with its target
     assert "Replay…" not in page  # a viewer gets no write buttons
+    assert "is a dead letter (UNKNOWN_CHANNEL): fix the cause, then replay it." in page  # in short, first
     nothing = (await console.client.get("/console/records", params={"id": "V6A999"})).text
     assert "has seen nothing about" in nothing
 

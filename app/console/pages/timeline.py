@@ -8,6 +8,7 @@ from fastapi import Query, Request, Response
 
 from app.api.deps import ResourcesDep
 from app.console.web import Operator, OperatorDep, console_router, render
+from app.models import utcnow
 from app.services import record_timeline
 
 router = console_router()
@@ -40,13 +41,17 @@ async def timeline_page(
     found = None
     if id.strip():
         async with resources.sessionmaker() as session:
-            found = await record_timeline.timeline(session, id)
+            found = await record_timeline.trace(
+                session, id, transfer_interval=resources.settings.transfer_interval_seconds, now=utcnow()
+            )
     return render(
         request,
         "timeline.html",
         op,
         searched=id.strip(),
-        timeline=found,
+        timeline=found.timeline if found else None,
+        findings=found.findings if found else [],
+        schedule=found.transfer if found else None,
         connections=await connection_names(op),
         target_url=target_url,
     )
