@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import SecretBox
-from app.domain.mapping.accounts import AccountMatch
+from app.domain.mapping.accounts import AccountMatch, effective_account_match
 from app.domain.vocabulary import Platform
 from app.logging import get_logger
 from app.models import Connection, utcnow
@@ -69,7 +69,10 @@ async def _effective_pair(session: AsyncSession, connection: Connection) -> dict
     if connection.account_match:
         return dict(connection.account_match)
     row = await connections.global_settings(session)
-    return {"ctms_person_field": row.ctms_person_field, "crm_account_field": row.crm_account_field}
+    global_pair = AccountMatch(
+        ctms_person_field=row.ctms_person_field, crm_account_field=row.crm_account_field
+    )
+    return effective_account_match(global_pair, None, connection.platform).model_dump()
 
 
 async def account_match_of(session: AsyncSession, connection: Connection) -> AccountMatch:

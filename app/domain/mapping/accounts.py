@@ -54,9 +54,22 @@ class AccountMatch(Frozen):
             ) from None
 
 
-def effective_account_match(global_pair: AccountMatch, connection_pair: AccountMatch | None) -> AccountMatch:
-    """The connection's own pair when it sets one, else the global one."""
-    return connection_pair if connection_pair is not None else global_pair
+SALESFORCE_ACCOUNT_FIELD = "External_ID_vod__c"  # the global default (CONTRACT.md)
+# Default, not confirmed by public docs: Vault CRM accounts carry the external id as external_id__v.
+VAULT_CRM_ACCOUNT_FIELD = "external_id__v"
+
+
+def effective_account_match(
+    global_pair: AccountMatch, connection_pair: AccountMatch | None, platform: str = "salesforce"
+) -> AccountMatch:
+    """The connection's own pair when it sets one, else the global one. The global default CRM field is a
+    Salesforce field a Vault CRM account does not have: a Vault CRM connection reads external_id__v
+    instead (a global field set to anything else applies to every platform, as set)."""
+    if connection_pair is not None:
+        return connection_pair
+    if platform == "vault" and global_pair.crm_account_field == SALESFORCE_ACCOUNT_FIELD:
+        return global_pair.model_copy(update={"crm_account_field": VAULT_CRM_ACCOUNT_FIELD})
+    return global_pair
 
 
 def _identifier(reader: RecordReader, field: str) -> str | None:

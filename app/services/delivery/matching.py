@@ -28,7 +28,7 @@ def match_pair(connection: Connection, settings: GlobalSettings) -> AccountMatch
         if connection.account_match
         else None
     )
-    return effective_account_match(global_pair, own)
+    return effective_account_match(global_pair, own, connection.platform)
 
 
 @dataclass

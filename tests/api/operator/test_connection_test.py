@@ -116,13 +116,13 @@ async def test_a_vault_crm_connection_checks_the_vault_id_and_its_identifier_fie
     report = (await tester.post(f"/api/v1/connections/{connection['id']}/test")).json()
     checks = {c["name"]: (c["ok"], c["detail"]) for c in report["checks"]}
     assert checks["crm.login"] == (True, "logged in")
-    assert checks["crm.account__v"] == (
-        False,
-        "missing fields: External_ID_vod__c",
-    )  # the global pair is Salesforce's
-    pair = {"ctms_person_field": "external_id__v", "crm_account_field": "external_id__v"}
+    assert checks["crm.account__v"][0] is True  # Vault CRM accounts: external_id__v by default
+    assert report["ok"] is True
+    pair = {"ctms_person_field": "external_id__v", "crm_account_field": "npi_number__v"}
     await tester.patch(f"/api/v1/connections/{connection['id']}", {"account_match": pair})
-    assert (await tester.post(f"/api/v1/connections/{connection['id']}/test")).json()["ok"] is True
+    report = (await tester.post(f"/api/v1/connections/{connection['id']}/test")).json()
+    checks = {c["name"]: (c["ok"], c["detail"]) for c in report["checks"]}
+    assert checks["crm.account__v"] == (False, "missing fields: npi_number__v")
 
 
 CHANNEL_CHECK = "crm.Vault_Clinical_Interaction_vod__c.Call_Channel_vod__c"
