@@ -43,3 +43,45 @@ async def test_a_vault_crm_connection_with_the_default_identifier_gets_its_inter
     assert await statuses(clean_db) == ["delivered"]
     [interaction] = interactions(org)
     assert str(interaction["account__v"]) == account_id
+
+
+async def test_a_vault_crm_call_caught_up_keeps_who_it_is_from(
+    resources: Resources, world: World, clean_db: AsyncEngine
+) -> None:
+    from sqlalchemy import text
+
+    from app.models import Connection, GlobalSettings, utcnow
+    from app.services.delivery.matching import match_pair
+    from app.services.names import crm_names_for
+    from app.services.transfer.catchup import catch_up_crm
+
+    [org] = world.orgs
+    connection_id = await world.connect(clean_db, org, sync_studies_and_sites=False)
+    org.state.emitter.enabled = False  # its webhook is lost: only catch-up brings the call in
+    person(world.vault, "HCP-61")
+    started = utcnow()
+    call = org.state.user_create(
+        "call2__v",
+        {"account__v": any_account(org, "HCP-61"), "call_date__v": "2026-11-19", "call_channel__v": "video__v",
+         "subject__v": "Protocol Q&A", "status__v": "submitted__v"},
+    )  # fmt: skip
+    org.state.send_to_vault_clinical(str(call["id"]))
+
+    async with resources.sessionmaker() as session:
+        connection = await session.get(Connection, connection_id)
+    assert connection is not None
+    names = crm_names_for(connection)
+    field = match_pair(connection, GlobalSettings()).crm_account_field
+    got = await catch_up_crm(
+        resources.clients.crm(connection), connection, names, field, resources.sessionmaker, started, utcnow()
+    )
+    assert got.seen == 1
+    async with clean_db.connect() as conn:
+        payload = (await conn.execute(text("SELECT payload FROM inbox_events"))).scalar_one()
+    creator = payload["data"]["record"]["created_by__vr"]
+    user = org.state.get("user__sys", call["created_by__v"]) or {}
+    assert user  # the CRM user who logged the call
+    assert (creator["first_name__sys"], creator["email__sys"]) == (
+        user["first_name__sys"],
+        user["email__sys"],
+    )

@@ -225,8 +225,11 @@ async def _vault_crm(
         f.subject,
         f.account,
         f.last_modified,
+        f.created_by,
         f"{f.account_relationship}.{identifier}",
     ]
+    user_fields = (names.user.first_name, names.user.last_name, names.user.email)
+    columns += [f"{f.created_by_relationship}.{c}" for c in user_fields]  # "From" of the Medical Activity
     vql = (
         f"SELECT {', '.join(sorted({safe_name(c) for c in columns}))} FROM {safe_name(call.object)} "  # noqa: S608 - names checked, no values
         f"WHERE modified_date__v > '{format_vault_datetime(since)}' AND {safe_name(f.sent_to_vault)} = true"
@@ -236,6 +239,9 @@ async def _vault_crm(
         dotted = f"{f.account_relationship}.{identifier}"
         if dotted in row:  # Vault answers relationship fields as dotted keys
             row[f.account_relationship] = {"id": row.get(f.account), identifier: row.pop(dotted)}
+        creator = {c: row.pop(f"{f.created_by_relationship}.{c}", None) for c in user_fields}
+        if any(v is not None for v in creator.values()):  # nested, as the webhook carries it
+            row[f.created_by_relationship] = {"id": row.get(f.created_by), **creator}
         sent.append(row)
     deleted = [
         (str(d["id"]), str(d["date_deleted"]))
