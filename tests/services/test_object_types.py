@@ -171,3 +171,28 @@ async def _store_crm(resources: Resources, connection_id: str | None, document: 
             record_id=fields.record_id,
             source_modified_at=fields.source_modified_at,
         )
+
+
+async def test_thin_events_read_the_type_by_name(
+    resources: Resources, world: World, clean_db: AsyncEngine
+) -> None:
+    org = world.orgs[0]
+    await world.connect(clean_db, org, sync_studies_and_sites=False)
+    person_id = person(world.vault, "HCP-5")
+    account(org, "HCP-5")
+    study_id = study(world.vault)
+    clinical = activity(world.vault, person_id, study_id, subject__v="thin")
+    medical = activity(world.vault, person_id, study_id, kind="medical_activity__v")
+
+    await store(resources, *(_thin(record) for record in (clinical, medical)))
+    await plan_and_drain(resources)
+
+    [interaction] = interactions(org)
+    assert interaction["Vault_Activity_ID_vod__c"] == clinical["id"]
+    assert sorted(await statuses(clean_db)) == ["delivered", "unchanged"]  # the medical one: an echo
+
+
+def _thin(record: dict[str, Any]) -> dict[str, Any]:
+    event = changed(record)
+    del event["data"]["record"]
+    return event

@@ -208,8 +208,9 @@ async def _activities(
     """Parse each activity, reading the thin ones from the vault; echoes and bad records get outcomes.
     Records carried by their events are judged first, so a data error is decided before any call fails."""
     ctms_names = CtmsNames.defaults()
-    raws: dict[str, dict[str, Any] | None] = {
-        d.source_id: work.event_data(d).get("record") for d in deliveries
+    raws: dict[str, dict[str, Any] | None] = {  # copies: naming a type must not touch the stored event
+        d.source_id: dict(r) if isinstance(r := work.event_data(d).get("record"), dict) else r
+        for d in deliveries
     }
     thin = {i for i, r in raws.items() if not r}
     parsed: dict[int, CtmsActivity] = {}
