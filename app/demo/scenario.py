@@ -28,6 +28,10 @@ class Demo:
     def activities(self) -> list[dict[str, Any]]:
         return list(self.w.vault.records_of("crm_activity__v"))
 
+    def kind(self, activity: dict[str, Any]) -> str | None:
+        """An activity's type by name: the vault stores the type's id."""
+        return self.w.vault.object_type_name("crm_activity__v", activity.get("object_type__v"))
+
     def crm(self, object_name: str) -> list[dict[str, Any]]:
         return list(self.w.crm.list_records(object_name))
 
@@ -118,7 +122,7 @@ class Demo:
             "POST",
             "/records/crm_activity__v",
             {
-                "object_type__v": "clinical_activity__v",
+                "object_type__v.api_name__v": "clinical_activity__v",
                 "person__v": person_id,
                 "study__v": study_id,
                 "site__v": site_id,
@@ -152,9 +156,7 @@ class Demo:
         self.w.crm_user("POST", f"/calls/{call['Id']}/send-to-vault")
         med = wait_for(
             "the Medical Activity",
-            lambda: [
-                a for a in self.activities() if _value(a.get("object_type__v")) == "medical_activity__v"
-            ],
+            lambda: [a for a in self.activities() if self.kind(a) == "medical_activity__v"],
             lambda rows: len(rows) == 1,
         )[0]
         self.say(
@@ -194,7 +196,7 @@ class Demo:
         )
         self.say("  the deletion waits for the Transfer job, as the product has always done; running it now")
         run = self.transfer()
-        med = next(a for a in self.activities() if _value(a.get("object_type__v")) == "medical_activity__v")
+        med = next(a for a in self.activities() if self.kind(a) == "medical_activity__v")
         self.say(
             f"  Transfer run {run['id']} {run['status']}; Medical Activity status: {_value(med['status__v'])}"
         )
@@ -233,7 +235,7 @@ class Demo:
             "POST",
             "/records/crm_activity__v",
             {
-                "object_type__v": "clinical_activity__v",
+                "object_type__v.api_name__v": "clinical_activity__v",
                 "person__v": person_id,
                 "study__v": study_id,
                 "activity_date__v": "2026-11-21",
@@ -280,7 +282,7 @@ class Demo:
         for a in self.activities():
             ctms.add_row(
                 str(a["id"]),
-                str(_value(a.get("object_type__v"))),
+                str(self.kind(a)),
                 str(a.get("subject__v")),
                 str(_value(a.get("channel__v"))),
                 str(_value(a.get("status__v"))),
@@ -296,9 +298,7 @@ class Demo:
                 str(i["Status_vod__c"]),
             )
         self.console.print(ctms, crm)
-        clinical = {
-            a["id"] for a in self.activities() if _value(a.get("object_type__v")) == "clinical_activity__v"
-        }
+        clinical = {a["id"] for a in self.activities() if self.kind(a) == "clinical_activity__v"}
         mirrored = {i["Vault_Activity_ID_vod__c"] for i in self.crm(INTERACTION)}
         deleted = {
             i["Vault_Activity_ID_vod__c"]

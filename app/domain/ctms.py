@@ -106,6 +106,11 @@ def _present(reader: RecordReader, value: ValueT | None, field: str) -> ValueT:
     return value
 
 
+def type_name_field(field: str = "object_type__v") -> str:
+    """The VQL column that answers an object type's API name: ``object_type__vr.api_name__v``."""
+    return field.removesuffix("__v") + "__vr.api_name__v"
+
+
 def object_type_of(raw: Mapping[str, object], field: str = "object_type__v") -> str | None:
     """The object type's API name: from ``object_type__vr.api_name__v`` when the record carries it (a
     real Vault answers ``object_type__v`` with the type's id), else from ``object_type__v`` itself."""

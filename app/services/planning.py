@@ -6,6 +6,7 @@ delivery engine. Which connections get what follows SPEC.md section 2.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain.lanes import Lane, LaneKind
+from app.domain.mapping.echo import is_ctms_echo
 from app.logging import get_logger
 from app.models import (
     AccountMatch,
@@ -70,13 +72,17 @@ class PlanResult:
     lanes: set[str] = field(default_factory=set)
 
 
-def _is_ctms_echo(event: InboxEvent) -> bool:
-    """F9: a Medical Activity change is our own write coming back."""
+def _is_ctms_echo(event: InboxEvent, settings: GlobalSettings, connection_ids: Collection[str] = ()) -> bool:
+    """F9: a Medical Activity change is our own write coming back. Judged here, without I/O, when the
+    record names its type (``object_type__v`` as a name, or ``object_type__vr.api_name__v`` as catch-up
+    and thin reads ask for it) or its external id is ``{connection}:{call}``; a type given only by id
+    (what a real vault sends) is planned, and the delivery engine, which reads the vault's types, marks
+    it ``unchanged`` as the echo it is."""
     record = event.payload.get("data", {}).get("record")
     return (
-        event.object == ACTIVITY
-        and isinstance(record, dict)
-        and record.get("object_type__v") == "medical_activity__v"
+        isinstance(record, dict)
+        and event.object is not None
+        and is_ctms_echo(event.object, record, ctms_names_for(settings), connection_ids=connection_ids)
     )
 
 
@@ -247,7 +253,7 @@ def ignore_reason(
     """Why an event planned no delivery, as (code, message) for operators: the branches of
     `_deliveries_for` that end in nothing, named."""
     if event.source == "ctms":
-        if _is_ctms_echo(event):
+        if _is_ctms_echo(event, settings, by_id):
             return "ECHO_OF_OWN_WRITE", "a Medical Activity change: the bridge's own write coming back (F9)"
         obj = ctms_role(event.object, settings)
         if obj in (ACTIVITY, STUDY, SITE) and not active:
@@ -283,7 +289,7 @@ def _deliveries_for(
     partitions: int,
 ) -> list[PlannedDelivery]:
     if event.source == "ctms":
-        return [] if _is_ctms_echo(event) else plan_ctms(event, active, settings, partitions)
+        return [] if _is_ctms_echo(event, settings, by_id) else plan_ctms(event, active, settings, partitions)
     if is_crm_echo(event):
         return []
     return plan_crm(event, by_id.get(event.connection_id or ""), partitions)

@@ -147,9 +147,21 @@ def site(vault: VaultState, study_id: str, name: str = "Site 101 Berlin", **fiel
     return str(vault.user_create("site__v", {"name__v": name, "study__v": study_id, **fields})["id"])
 
 
-def activity(vault: VaultState, person_id: str, study_id: str, **fields: Any) -> dict[str, Any]:
+def type_id(vault: VaultState, name: str) -> str:
+    """The id of an Activity object type: what a vault's records carry in object_type__v."""
+    return vault.object_type_id("crm_activity__v", name)
+
+
+def type_name(vault: VaultState, record: dict[str, Any]) -> str | None:
+    """An Activity's object type by name (the record carries the id)."""
+    return vault.object_type_name("crm_activity__v", record.get("object_type__v"))
+
+
+def activity(
+    vault: VaultState, person_id: str, study_id: str, *, kind: str = "clinical_activity__v", **fields: Any
+) -> dict[str, Any]:
     values = {
-        "object_type__v": "clinical_activity__v",
+        "object_type__v": type_id(vault, kind),
         "person__v": person_id,
         "study__v": study_id,
         "activity_date__v": "2026-11-19",

@@ -41,6 +41,7 @@ from tests.e2e.harness import (
     simulated_world,
     site,
     study,
+    type_id,
 )
 from tests.factories import signed
 from tests.processes import eventually
@@ -160,7 +161,7 @@ async def test_a_monitoring_event_creates_one_activity_that_reaches_both_orgs(
             event = monitoring_event(vault, person_id, study_id, site__v=site_id)
 
             created = await one_activity(world, event["id"])
-            assert _value(created["object_type__v"]) == "clinical_activity__v"
+            assert created["object_type__v"] == type_id(vault, "clinical_activity__v")  # sent by id
             assert (created["person__v"], created["study__v"], created["site__v"]) == (
                 person_id,
                 study_id,
@@ -259,7 +260,7 @@ async def test_communication_log_items_follow_their_own_switch(
             item = communication_log_item(vault, person_id, study_id)
 
             created = await one_activity(world, item["id"])
-            assert _value(created["object_type__v"]) == "clinical_activity__v"
+            assert created["object_type__v"] == type_id(vault, "clinical_activity__v")  # sent by id
             assert (created["person__v"], created["study__v"]) == (person_id, study_id)
             assert created["study_communication_log__v"] == item["id"]
             assert (created["activity_date__v"], _value(created["channel__v"])) == ("2026-11-21", "phone__v")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.e2e.conftest import delivery_rows, deployment
-from tests.e2e.harness import account, activity, interactions, person, simulated_world, site, study
+from tests.e2e.harness import account, activity, interactions, person, simulated_world, site, study, type_name
 from tests.processes import eventually
 
 NPI_MATCH = {"ctms_person_field": "npi__v", "crm_account_field": "NPI_vod__c"}
@@ -73,7 +73,7 @@ async def test_every_flow_both_ways_with_two_connections(
                 return [
                     r
                     for r in vault.records_of("crm_activity__v")
-                    if _value(r.get("object_type__v")) == "medical_activity__v"
+                    if type_name(vault, r) == "medical_activity__v"
                 ]
 
             [med] = await eventually(lambda: _async(medical()), lambda rows: len(rows) == 1)

@@ -11,7 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.simulators.common.faults import FaultSettings
 from app.worker.queue import ArqQueue
 from tests.e2e.conftest import delivery_rows, deployment
-from tests.e2e.harness import Org, World, account, activity, interactions, person, simulated_world, study
+from tests.e2e.harness import (
+    Org,
+    World,
+    account,
+    activity,
+    interactions,
+    person,
+    simulated_world,
+    study,
+    type_name,
+)
 from tests.processes import eventually
 
 NO_CRON = {"BRIDGE_TRANSFER_INTERVAL_SECONDS": "3600"}  # runs happen when a test asks for them
@@ -37,13 +47,10 @@ async def run_transfer_once(engine: AsyncEngine, redis_url: str) -> dict[str, An
 
 
 def medical_activities(world: World) -> list[dict[str, Any]]:
-    def kind(v: Any) -> Any:
-        return v[0] if isinstance(v, list) else v
-
     return [
         r
         for r in world.vault.records_of("crm_activity__v")
-        if kind(r.get("object_type__v")) == "medical_activity__v"
+        if type_name(world.vault, r) == "medical_activity__v"
     ]
 
 

@@ -20,6 +20,7 @@ from app.context import Resources
 from app.db import create_sessionmaker
 from app.models import utcnow
 from app.repositories import transfer_runs
+from app.services import planning
 from app.services.names import crm_names_for
 from app.services.transfer.catchup import catch_up_crm
 from app.services.transfer.run import OVERLAP, run_transfer
@@ -222,3 +223,36 @@ async def test_a_run_without_a_ctms_configured_says_so(clean_db: AsyncEngine, pg
     assert run is not None
     assert run.status == "failed"
     assert [(e["source"], e["code"]) for e in run.errors] == [("ctms", "CTMS_NOT_CONFIGURED")]
+
+
+async def test_catch_up_reads_each_activitys_type_by_name(
+    resources: Resources, vault: tuple[VaultState, str], clean_db: AsyncEngine
+) -> None:
+    """The vault answers object_type__v with an id; catch-up asks for object_type__vr.api_name__v too, so a
+    caught-up Medical Activity (the bridge's own write) is known as the echo it is without another read."""
+    state, _ = vault
+    await _set_watermarks(resources, utcnow() - timedelta(minutes=1))
+    medical_type = state.object_type_id(ACTIVITY, "medical_activity__v")
+    medical = state.user_create(ACTIVITY, {"external_id__v": "M-1", "object_type__v": medical_type})
+    clinical = state.user_create(ACTIVITY, {"external_id__v": "C-1"})
+
+    run = await run_transfer(resources, trigger="manual")
+    async with resources.sessionmaker() as session, session.begin():
+        await planning.plan_pending(session)
+
+    assert run is not None
+    assert run.status == "succeeded", run.errors
+    async with clean_db.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT record_id, status, error_code, payload FROM inbox_events WHERE object = :o"),
+            {"o": ACTIVITY},
+        )
+        events = {row.record_id: row for row in rows}
+    record = events[medical["id"]].payload["data"]["record"]
+    assert record["object_type__v"] == medical_type
+    assert record["object_type__vr.api_name__v"] == "medical_activity__v"
+    assert (events[medical["id"]].status, events[medical["id"]].error_code) == (
+        "ignored",
+        "ECHO_OF_OWN_WRITE",
+    )
+    assert events[clinical["id"]].error_code == "NO_ACTIVE_CONNECTION"  # no CRM connection: nowhere to go

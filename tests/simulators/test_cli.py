@@ -119,7 +119,8 @@ def test_bridge_simulators_seed_makes_a_small_world_readable_through_the_simulat
             "VVT485-205": ["phase_2__v"],
         }
         activities = read(vault_url.group(1), "crm_activity__v")
-        assert {a["object_type__v"] for a in activities} == {"clinical_activity__v"}
+        types = {t["api_name__v"]: t["id"] for t in read(vault_url.group(1), "object_type__v")}
+        assert {a["object_type__v"] for a in activities} == {types["clinical_activity__v"]}
         persons = {p["id"]: p["external_id__v"] for p in read(vault_url.group(1), "person__sys")}
         assert {a["person__v"] for a in activities} <= set(persons)
         # each HCP is an account in both CRM orgs, matched by the shared identifier

@@ -2,8 +2,9 @@
 
 CTMS side: the bridge writes Medical Activities, so an Activity event whose object type is Medical
 Activity is an echo. Object types reach us in several shapes (``object_type__v`` as a name, or as an id
-with ``object_type__vr.api_name__v`` beside it); when the payload carries no type at all, an
-``external_id__v`` of the form ``{connection id}:{call id}`` for a known connection still gives it away.
+with ``object_type__vr.api_name__v`` beside it); when the payload carries no type we can name (none, or an
+id alone), an ``external_id__v`` of the form ``{connection id}:{call id}`` for a known connection still
+gives it away.
 Clinical Activities the bridge creates by automation (F8) are *not* echoes: they must flow by F1.
 
 CRM side: the bridge is the only writer of Vault Clinical Interactions, Clinical Studies and Clinical
@@ -37,8 +38,9 @@ def is_ctms_echo(
         object_type = object_type_of(record, activity.fields.object_type)
     except MappingError:
         object_type = None  # a malformed type is not proof of an echo; the mapping will report it
-    if object_type is not None:
+    if object_type in names.picklists.object_type.values():
         return object_type == names.picklists.medical_activity
+    # no type, or one given only by its id (a real vault's answer): the external id may still tell
     external_id = record.get(activity.fields.external_id)
     if isinstance(external_id, str) and ":" in external_id:
         return external_id.split(":", 1)[0] in connection_ids

@@ -43,6 +43,7 @@ from app.services.delivery.common import (
 )
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
+from app.services.object_types import with_type_ids
 
 # record_links.connection_id is not null; links from the CTMS to itself use this literal instead
 CTMS_LINKS = "ctms"
@@ -121,6 +122,17 @@ async def handle_automation(work: LaneWork, outcomes: dict[int, Outcome]) -> dic
         raws.update(await _read_thin(work, thin, kinds))
         _decide_all(thin, raws, created, kinds, names, outcomes, sources)
 
+    ctms = work.clients.ctms()
+    # the mapping names the type (clinical_activity__v); a vault takes its id, and the content hash
+    # compared below is of what is sent
+    typed = await with_type_ids(
+        ctms,
+        [s.upsert for s in sources],
+        object_name=names.activity.object,
+        field=names.activity.fields.object_type,
+    )
+    for s, sent in zip(sources, typed, strict=True):
+        s.upsert = sent
     to_write: list[tuple[int, TargetUpsert]] = []
     for s in sources:
         assert s.delivery.id is not None
@@ -134,8 +146,6 @@ async def handle_automation(work: LaneWork, outcomes: dict[int, Outcome]) -> dic
             )
         else:
             to_write.append((s.delivery.id, s.upsert))
-
-    ctms = work.clients.ctms()
 
     async def upsert(object_name: str, id_field: str, records: list[dict[str, Any]]) -> Any:
         return await ctms.upsert(object_name, records, id_field)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.clients.crm import vault_read_by_ids
-from app.domain.ctms import CtmsActivity, parse_ctms_activity
+from app.domain.ctms import CtmsActivity, parse_ctms_activity, type_name_field
 from app.domain.errors import MappingError
 from app.domain.mapping.activities import clinical_activity_to_interaction, interaction_deletion
 from app.domain.names import CtmsNames
@@ -26,6 +26,7 @@ from app.services.delivery.outcomes import Outcome
 from app.services.delivery.studies_sites import ensure_parents
 from app.services.delivery.work import LaneWork
 from app.services.names import crm_names_for
+from app.services.object_types import name_types
 
 
 @keeping_decided
@@ -207,15 +208,26 @@ async def _activities(
     """Parse each activity, reading the thin ones from the vault; echoes and bad records get outcomes.
     Records carried by their events are judged first, so a data error is decided before any call fails."""
     ctms_names = work.ctms_names
-    raws: dict[str, dict[str, Any] | None] = {
-        d.source_id: work.event_data(d).get("record") for d in deliveries
+    raws: dict[str, dict[str, Any] | None] = {  # copies: naming a type must not touch the stored event
+        d.source_id: dict(r) if isinstance(r := work.event_data(d).get("record"), dict) else r
+        for d in deliveries
     }
     thin = {i for i, r in raws.items() if not r}
     parsed: dict[int, CtmsActivity] = {}
+    activity = ctms_names.activity
+    # an event's record names its type by id (a real vault's answer): look the name up, so the mapping
+    # and the echo rule (a Medical Activity is our own write, F9) judge it by name
+    await name_types(
+        work.clients.ctms(),
+        activity.object,
+        [r for i, r in raws.items() if i not in thin],
+        ctms_names.picklists.object_type.values(),
+        field=activity.fields.object_type,
+    )
     _parse_into(parsed, outcomes, [d for d in deliveries if d.source_id not in thin], raws, ctms_names)
-    if thin:
-        fields = ctms_names.activity.fields.model_dump().values()
-        raws.update(await vault_read_by_ids(work.clients.ctms(), ctms_names.activity.object, fields, thin))
+    if thin:  # the read asks the vault for the type's name beside its id
+        fields = [*activity.fields.model_dump().values(), type_name_field(activity.fields.object_type)]
+        raws.update(await vault_read_by_ids(work.clients.ctms(), activity.object, fields, thin))
         _parse_into(parsed, outcomes, [d for d in deliveries if d.source_id in thin], raws, ctms_names)
     return parsed
 

@@ -27,6 +27,7 @@ from app.services.delivery.matching import match_pair, persons_for_identifiers
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 from app.services.names import crm_names_for
+from app.services.object_types import with_type_ids
 
 
 async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
@@ -53,6 +54,17 @@ async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
         await _plan_connection(work, conn, names, ctms_names, group, found, outcomes, to_write)
 
     ctms = work.clients.ctms()
+    try:  # the mapping names the type (medical_activity__v); a vault takes its id
+        typed = await with_type_ids(
+            ctms,
+            [u for _, u in to_write],
+            object_name=ctms_names.activity.object,
+            field=ctms_names.activity.fields.object_type,
+        )
+    except ClientError as exc:
+        outcomes.update({delivery_id: Outcome.from_error(exc) for delivery_id, _ in to_write})
+        return outcomes
+    to_write = [(delivery_id, u) for (delivery_id, _), u in zip(to_write, typed, strict=True)]
 
     async def upsert(object_name: str, id_field: str, records: list[dict[str, Any]]) -> Any:
         return await ctms.upsert(object_name, records, id_field)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.clients.crm import SalesforceGateway, VaultCrmGateway, safe_name
 from app.clients.errors import AuthError, ClientError, PermanentError
 from app.clients.vault import VaultClient
+from app.domain.ctms import type_name_field
 from app.domain.dates import format_vault_datetime, parse_modified
 from app.domain.errors import MappingError
 from app.domain.names import CrmNames, CtmsNames
@@ -35,7 +36,10 @@ class Caught:
 
 def ctms_objects(names: CtmsNames, settings: GlobalSettings, sync_sites: bool) -> list[tuple[str, list[str]]]:
     """Objects the CTMS catch-up reads, with the fields their events need."""
-    wanted = [(names.activity.object, [*names.activity.fields.model_dump().values(), "created_date__v"])]
+    activity = names.activity
+    # a vault answers object_type__v with the type's id: ask for its name too, for the echo rule and F1
+    type_name = type_name_field(activity.fields.object_type)
+    wanted = [(activity.object, [*activity.fields.model_dump().values(), type_name, "created_date__v"])]
     if sync_sites:
         wanted += [(names.study.object, list(names.study.fields.model_dump().values()))]
         wanted += [(names.site.object, list(names.site.fields.model_dump().values()))]

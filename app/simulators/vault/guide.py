@@ -38,7 +38,7 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
             "external_id__v": HCP,
         },
         "crm_activity__v": {
-            "object_type__v": "clinical_activity__v",
+            "object_type__v.api_name__v": "clinical_activity__v",
             "person__vr.external_id__v": HCP,
             "study__vr.external_id__v": STUDY,
             "site__vr.external_id__v": SITE,
@@ -78,7 +78,7 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
 
 def describe_objects(registry: SchemaRegistry) -> str:
     """One Markdown paragraph per object: required fields, picklists with their values, references."""
-    return "\n".join(_object_text(obj) for obj in registry if obj.name != "user__sys")
+    return "\n".join(_object_text(obj) for obj in registry if obj.name not in ("user__sys", "object_type__v"))
 
 
 def _object_text(obj: ObjectSchema) -> str:
@@ -89,11 +89,18 @@ def _object_text(obj: ObjectSchema) -> str:
     parts = [f"- **`{obj.name}`** ({obj.label})"]
     parts.append("required: " + (", ".join(f"`{n}`" for n in required) or "nothing"))
     if obj.object_types:
-        parts.append("`object_type__v`: " + " | ".join(f"`{t}`" for t in obj.object_types))
+        parts.append(
+            "`object_type__v`: a type's id (query target `object_type__v`), or by name "
+            "`object_type__v.api_name__v`: " + " | ".join(f"`{t}`" for t in obj.object_types)
+        )
     for f in editable:
         if f.type is FieldType.PICKLIST:
             parts.append(f"`{f.name}`: " + " | ".join(f"`{v}`" for v in f.picklist))
-    refs = [f"`{f.name}` → {f.target}" for f in editable if f.type is FieldType.OBJECT]
+    refs = [
+        f"`{f.name}` → {f.target}"
+        for f in editable
+        if f.type is FieldType.OBJECT and f.name != "object_type__v"
+    ]
     if refs:
         parts.append("references (an id, or `<field>r.<unique field>`): " + ", ".join(refs))
     others = [

@@ -89,7 +89,7 @@ class ObjectSchema:
     label_plural: str
     prefix: str  # the 3 characters every record id of this object starts with
     fields: dict[str, FieldDef] = field(default_factory=dict)
-    object_types: tuple[str, ...] = ()  # allowed object_type__v values; the first is the default
+    object_types: tuple[str, ...] = ()  # API names of the object's types; the first is the default
     name_mode: NameMode = NameMode.AUTO
     numeric_ids: bool = False  # user__sys: ids are numbers, as Vault user ids are
 
@@ -165,6 +165,8 @@ class SchemaRegistry:
         if clash:
             raise ValueError(f"prefix {obj.prefix} of {obj.name} is already used by {clash}")
         self._objects[obj.name] = obj
+        if obj.object_types and OBJECT_TYPE not in self._objects:
+            self.add(object_type_schema())  # an object with types needs the object its types live in
 
     def get(self, name: str) -> ObjectSchema | None:
         return self._objects.get(name)
@@ -204,6 +206,21 @@ def _label(name: str) -> str:
 
 
 STATUS_VALUES = ("active__v", "inactive__v")
+OBJECT_TYPE = "object_type__v"  # the queryable object whose records are the vault's object types
+
+
+def object_type_schema() -> ObjectSchema:
+    """Vault's object types as records (VQL ``FROM object_type__v``): their ids are what records carry."""
+    return define_object(
+        OBJECT_TYPE,
+        "Object Type",
+        "OOT",
+        [
+            FieldDef("api_name__v", FieldType.STRING, "API Name", editable=False),
+            FieldDef("object_name__v", FieldType.STRING, "Object", editable=False),
+            FieldDef("type_label__v", FieldType.STRING, "Type Label", editable=False),
+        ],
+    )
 
 
 def define_object(
@@ -239,8 +256,8 @@ def define_object(
             picklist_name=None if status_values == STATUS_VALUES else name.rsplit("__", 1)[0] + "_status__v",
         ),
     ]
-    if object_types:
-        std.append(FieldDef("object_type__v", FieldType.STRING, "Object Type", default=object_types[0]))
+    if object_types:  # a reference to an object_type__v record: records carry the type's id, as Vault's do
+        std.append(FieldDef("object_type__v", FieldType.OBJECT, "Object Type", target=OBJECT_TYPE))
     audit = [
         FieldDef("created_date__v", FieldType.DATETIME, "Created Date", editable=False),
         FieldDef("modified_date__v", FieldType.DATETIME, "Last Modified Date", editable=False),

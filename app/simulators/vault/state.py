@@ -21,7 +21,7 @@ from app.simulators.common.faults import Faults
 from app.simulators.vault.default_schemas import schema_for
 from app.simulators.vault.events import announce, check_wiring, send_call_to_vault
 from app.simulators.vault.responses import iso_millis
-from app.simulators.vault.schema import FieldType, ObjectSchema, SchemaRegistry
+from app.simulators.vault.schema import OBJECT_TYPE, FieldType, ObjectSchema, SchemaRegistry
 from app.simulators.vault.writes import FAILURE, WriteMode, delete_record, write_rows
 
 Flavor = Literal["ctms", "crm"]
@@ -143,6 +143,7 @@ class VaultState:
         if self.schema is None:
             self.schema = schema_for(self.config.flavor)
         self._seed_users()
+        self.seed_object_types()
 
     # ---- registry and clock -------------------------------------------------------------------------
     @property
@@ -229,6 +230,54 @@ class VaultState:
         else:
             inactive.add(value)
         return picklist
+
+    # ---- object types: configuration, seeded as object_type__v records (their ids are what records hold)
+    def seed_object_types(self) -> None:
+        """One object_type__v record per type of every object; idempotent, so an object added to the
+        registry later gets its types on the next call."""
+        if self.object_schema(OBJECT_TYPE) is None:
+            return
+        known = {(t["object_name__v"], t["api_name__v"]) for t in self.records_of(OBJECT_TYPE)}
+        types = self._schema_of(OBJECT_TYPE)
+        stamp = iso_millis(self.now())
+        for obj in self.registry:
+            for api_name in obj.object_types:
+                if (obj.name, api_name) in known:
+                    continue
+                type_id = self.new_id(types)
+                self.table(OBJECT_TYPE)[str(type_id)] = {
+                    "id": type_id,
+                    "name__v": api_name,
+                    "status__v": ["active__v"],
+                    "api_name__v": api_name,
+                    "object_name__v": obj.name,
+                    "type_label__v": api_name.removesuffix("__v").replace("_", " ").title(),
+                    "created_date__v": stamp,
+                    "modified_date__v": stamp,
+                    "created_by__v": 1,
+                    "modified_by__v": 1,
+                }
+
+    def object_types_of(self, object_name: str) -> list[dict[str, Any]]:
+        """The object_type__v records of one object, its default type first."""
+        self.seed_object_types()
+        order = {n: i for i, n in enumerate(self._schema_of(object_name).object_types)}
+        found = [t for t in self.records_of(OBJECT_TYPE) if t["object_name__v"] == object_name]
+        return sorted((t for t in found if t["api_name__v"] in order), key=lambda t: order[t["api_name__v"]])
+
+    def object_type_id(self, object_name: str, api_name: str) -> str:
+        """The id of an object's type, by API name: what a record's ``object_type__v`` holds."""
+        for t in self.object_types_of(object_name):
+            if t["api_name__v"] == api_name:
+                return str(t["id"])
+        raise KeyError(f"{object_name} has no object type {api_name}")
+
+    def object_type_name(self, object_name: str, type_id: Any) -> str | None:
+        """The API name of an object's type, by id; None when the id is not one of its types."""
+        for t in self.object_types_of(object_name):
+            if str(t["id"]) == str(type_id):
+                return str(t["api_name__v"])
+        return None
 
     # ---- users and sessions -----------------------------------------------------------------------------
     def _seed_users(self) -> None:
@@ -397,3 +446,4 @@ class VaultState:
         self.emitter.log.clear()
         self.burst = BurstWindow()
         self._seed_users()
+        self.seed_object_types()

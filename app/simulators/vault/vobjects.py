@@ -200,3 +200,37 @@ async def picklist_values(v: str, picklist_name: str, state: StateDep, session: 
         if value["active"]
     ]
     return r.vault_json({"responseStatus": "SUCCESS", "responseMessage": "Success", "picklistValues": active})
+
+
+@router.get("/api/{v}/configuration/Objecttype")
+async def object_types(v: str, state: StateDep, session: SessionDep) -> Response:
+    """Retrieve Details from All Object Types: every type of every object, with the fields it uses."""
+    return r.vault_json({"responseStatus": "SUCCESS", "data": _type_details(state)})
+
+
+@router.get("/api/{v}/configuration/{component}")
+async def object_type(v: str, component: str, state: StateDep, session: SessionDep) -> Response:
+    """Retrieve Details from a Specific Object Type: ``Objecttype.{object}.{type}``."""
+    kind, _, rest = component.partition(".")
+    object_name, _, type_name = rest.partition(".")
+    found = [t for t in _type_details(state) if (t["object"], t["name"]) == (object_name, type_name)]
+    if kind != "Objecttype" or not found:
+        raise r.VaultError(r.MALFORMED_URL, f"Component [{component}] does not exist")
+    return r.vault_json({"responseStatus": "SUCCESS", "data": found[0]})
+
+
+def _type_details(state: VaultState) -> list[dict[str, Any]]:
+    details = []
+    for obj in state.registry:
+        for number, t in enumerate(state.object_types_of(obj.name) if obj.object_types else []):
+            details.append(
+                {
+                    "name": t["api_name__v"],
+                    "object": obj.name,
+                    "label": t["type_label__v"],
+                    "active": True,
+                    "default_type": number == 0,
+                    "type_fields": [{"name": f} for f in obj.fields],
+                }
+            )
+    return details

@@ -196,6 +196,8 @@ class _FieldError(Exception):
 def _one_field(
     state: VaultState, schema: ObjectSchema, key: str, raw: Any, existing: dict[str, Any] | None
 ) -> tuple[str, Any]:
+    if key in (TYPE, TYPE_BY_NAME) and schema.object_types:
+        return TYPE, _object_type(state, schema, key, raw, existing)
     if "." in key:  # a reference given by a unique field of the target: person__vr.external_id__v
         return _by_relationship(state, schema, key, raw)
     f = schema.field(key)
@@ -203,14 +205,6 @@ def _one_field(
         raise _FieldError(
             r.ATTRIBUTE_NOT_SUPPORTED, f"Field [{key}] is not supported on object [{schema.name}]"
         )
-    if key == "object_type__v":
-        if raw not in schema.object_types:
-            raise _FieldError(r.INVALID_DATA, f"Invalid object type [{raw}] for object [{schema.name}]")
-        if existing is not None and existing.get(key) != raw:
-            raise _FieldError(
-                r.OPERATION_NOT_ALLOWED, "Changing the object type requires Record Migration Mode"
-            )
-        return key, raw
     if not f.editable:
         raise _FieldError(r.INVALID_DATA, f"Field [{key}] is not editable")
     target = state.object_schema(f.target) if f.target else None
@@ -228,6 +222,36 @@ def _one_field(
             r.INVALID_DATA, f"Invalid value [{value}] for field [{key}]: no such [{f.target}] record"
         )
     return key, value
+
+
+TYPE, TYPE_BY_NAME = "object_type__v", "object_type__v.api_name__v"
+
+
+def _object_type(
+    state: VaultState, schema: ObjectSchema, key: str, raw: Any, existing: dict[str, Any] | None
+) -> str:
+    """Create Object Records takes a type by id (``object_type__v``) or by name
+    (``object_type__v.api_name__v``); the record stores the id. A name in ``object_type__v`` is refused,
+    as Vault refuses it."""
+    if key == TYPE_BY_NAME:
+        try:
+            type_id = state.object_type_id(schema.name, str(raw))
+        except KeyError:
+            raise _FieldError(
+                r.INVALID_DATA, f"Invalid object type [{raw}] for object [{schema.name}]"
+            ) from None
+    elif state.object_type_name(schema.name, raw) is not None:
+        type_id = str(raw)
+    else:
+        valid = ", ".join(f"{t['id']} ({t['api_name__v']})" for t in state.object_types_of(schema.name))
+        raise _FieldError(
+            r.INVALID_DATA,
+            f"Invalid object type id [{raw}] for object [{schema.name}]; valid ids: {valid}; "
+            f"to give a type by name, use [{TYPE_BY_NAME}]",
+        )
+    if existing is not None and existing.get(TYPE) != type_id:
+        raise _FieldError(r.OPERATION_NOT_ALLOWED, "Changing the object type requires Record Migration Mode")
+    return type_id
 
 
 def _by_relationship(state: VaultState, schema: ObjectSchema, key: str, raw: Any) -> tuple[str, Any]:
@@ -256,6 +280,8 @@ def _create(
     for f in schema.fields.values():
         if f.default is not None:
             record[f.name] = normalize(f, f.default)
+    if schema.object_types:  # the default type, by id
+        record[TYPE] = state.object_type_id(schema.name, schema.object_types[0])
     record.update(changes)
     missing = [
         f.name for f in schema.fields.values() if f.required and f.editable and record.get(f.name) is None

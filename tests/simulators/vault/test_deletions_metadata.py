@@ -167,3 +167,19 @@ def test_schema_registry_can_model_a_customer_configuration() -> None:
         registry.add(define_object("other__c", "Other", "V6A", []))
     assert "account__v" in crm_schema()
     assert isinstance(registry, SchemaRegistry)
+
+
+async def test_object_type_details_one_by_one(vault: Vault) -> None:
+    """Retrieve Details from a Specific Object Type: ``Objecttype.{object}.{type}``."""
+    one = await vault.get("/configuration/Objecttype.crm_activity__v.medical_activity__v")
+    missing = await vault.get("/configuration/Objecttype.crm_activity__v.nonsense__v")
+
+    assert one["responseStatus"] == "SUCCESS"
+    assert (one["data"]["object"], one["data"]["name"], one["data"]["default_type"]) == (
+        "crm_activity__v",
+        "medical_activity__v",
+        False,
+    )
+    assert "object_type__v" in {f["name"] for f in one["data"]["type_fields"]}
+    assert missing["responseStatus"] == "FAILURE"
+    assert missing["errors"][0]["type"] == "MALFORMED_URL"

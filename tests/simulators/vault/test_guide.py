@@ -45,7 +45,7 @@ async def test_the_docs_list_each_objects_picklist_values(vault: Vault) -> None:
     text = (await _openapi(vault))["paths"][RECORDS]["post"]["description"]
     assert "`phase__v`: `phase_1__v` | `phase_2__v`" in text
     assert "`study_status__v`: `planned__v` | `active__v`" in text
-    assert "`object_type__v`: `clinical_activity__v` | `medical_activity__v`" in text
+    assert "`object_type__v.api_name__v`: `clinical_activity__v` | `medical_activity__v`" in text
 
 
 async def test_a_study_phase_outside_the_picklist_is_refused_with_the_valid_values(vault: Vault) -> None:

@@ -88,7 +88,7 @@ async def test_bad_records_fail_alone_and_the_rest_of_the_batch_applies(vault: V
         activity("A-3", who, unknown_field__c="x"),  # not a field of the object
         activity("A-4", who, activity_date__v="19/11/2026"),  # not a date
         activity("A-5", who, complete__v="maybe"),  # not a boolean
-        activity("A-6", who, object_type__v="nonsense__v"),  # not an object type
+        activity("A-6", who, object_type__v="clinical_activity__v"),  # a name where an id belongs
         activity("A-7", who, created_by__v=1),  # system field
         activity("A-8", who),
     ]
@@ -163,15 +163,54 @@ async def test_upsert_by_id_requires_an_existing_record(vault: Vault) -> None:
 
 async def test_changing_the_object_type_is_not_allowed(vault: Vault) -> None:
     who = person(vault.state)["id"]
-    await vault.post(UPSERT, [activity("A-1", who, object_type__v="clinical_activity__v")])
+    clinical = vault.state.object_type_id("crm_activity__v", "clinical_activity__v")
+    medical = vault.state.object_type_id("crm_activity__v", "medical_activity__v")
+    await vault.post(UPSERT, [activity("A-1", who, object_type__v=clinical)])
 
-    same = await vault.post(
-        UPSERT, [activity("A-1", who, object_type__v="clinical_activity__v", subject__v="s")]
-    )
-    other = await vault.post(UPSERT, [activity("A-1", who, object_type__v="medical_activity__v")])
+    same = await vault.post(UPSERT, [activity("A-1", who, object_type__v=clinical, subject__v="s")])
+    other = await vault.post(UPSERT, [activity("A-1", who, object_type__v=medical)])
 
     assert same["data"][0]["responseStatus"] == "SUCCESS"
     assert other["data"][0]["errors"][0]["type"] == "OPERATION_NOT_ALLOWED"
+
+
+async def test_object_types_are_ids_given_by_id_or_by_name(vault: Vault) -> None:
+    """Create Object Records: ``object_type__v`` takes a type's id, ``object_type__v.api_name__v`` its
+    name; the record holds the id, and VQL answers the name as ``object_type__vr.api_name__v``."""
+    who = person(vault.state)["id"]
+    medical = vault.state.object_type_id("crm_activity__v", "medical_activity__v")
+
+    body = await vault.post(
+        UPSERT,
+        [
+            activity("A-1", who, object_type__v=medical),
+            {**activity("A-2", who), "object_type__v.api_name__v": "medical_activity__v"},
+            activity("A-3", who, object_type__v="medical_activity__v"),  # a name is not an id
+            {**activity("A-4", who), "object_type__v.api_name__v": "nonsense__v"},
+        ],
+    )
+    rows = await vault.query(
+        "SELECT external_id__v, object_type__v, object_type__vr.api_name__v FROM crm_activity__v "
+        "WHERE object_type__vr.api_name__v = 'medical_activity__v' ORDER BY external_id__v"
+    )
+    types = await vault.query(
+        "SELECT id, api_name__v FROM object_type__v WHERE object_name__v = 'crm_activity__v'"
+    )
+    details = await vault.get("/configuration/Objecttype")
+
+    assert [d["responseStatus"] for d in body["data"]] == ["SUCCESS", "SUCCESS", "FAILURE", "FAILURE"]
+    assert medical in body["data"][2]["errors"][0]["message"]  # the refusal names the valid ids
+    assert [
+        (r["external_id__v"], r["object_type__v"], r["object_type__vr.api_name__v"]) for r in rows["data"]
+    ] == [
+        ("A-1", medical, "medical_activity__v"),
+        ("A-2", medical, "medical_activity__v"),
+    ]
+    assert {t["api_name__v"]: t["id"] for t in types["data"]}["medical_activity__v"] == medical
+    assert {(t["object"], t["name"], t["default_type"]) for t in details["data"]} == {
+        ("crm_activity__v", "clinical_activity__v", True),
+        ("crm_activity__v", "medical_activity__v", False),
+    }
 
 
 async def test_update_by_id_missing_records_duplicates_and_no_ops(vault: Vault) -> None:
@@ -221,7 +260,7 @@ async def test_read_returns_every_field_with_system_fields(vault: Vault) -> None
     assert data["channel__v"] == ["video__v"]  # picklists come back as lists, as Vault returns them
     assert data["complete__v"] is True
     assert data["activity_date__v"] == "2026-11-19"
-    assert data["object_type__v"] == "clinical_activity__v"  # the default type
+    assert data["object_type__v"] == vault.state.object_type_id("crm_activity__v", "clinical_activity__v")
     assert data["status__v"] == ["active__v"]
     assert data["subject__v"] is None
     assert data["created_by__v"] == data["modified_by__v"] == api_user
