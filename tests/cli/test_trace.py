@@ -135,3 +135,40 @@ def test_a_record_the_bridge_never_saw_points_at_the_next_transfer_run(api: str,
     assert finding.startswith("Nothing about V6A000000000404 has reached the bridge")
     assert "next Transfer run (scheduled 20" in finding
     assert rows(traced, "delivery") == []
+
+
+async def test_a_crm_picklist_failure_reproduced_by_hand_found_and_fixed_from_the_cli(
+    api: str, world: World, clean_db: AsyncEngine, tmp_path: Path
+) -> None:
+    """Issue 18 point 6: the demo's failure by hand. The simulator's switch turns off the CRM's Video
+    channel; the activity dead-letters with the CRM's error; `connections test` names the value; the
+    CRM admin turns it back on, and a replay delivers it."""
+    import httpx
+
+    org = world.orgs[0]
+    await world.connect(clean_db, org, sync_studies_and_sites=False)
+    world.wire(org)
+    account(org, "HCP-23")
+    switch = f"{org.url}/_sim/picklists/Vault_Clinical_Interaction_vod__c/Call_Channel_vod__c/Video_vod"
+    async with httpx.AsyncClient() as http:
+        assert (await http.delete(switch)).status_code == 200
+    record = activity(world.vault, person(world.vault, "HCP-23"), study(world.vault))  # a video call
+    await eventually(lambda: delivery_status(clean_db), lambda s: s == "dead")
+
+    traced = run(api, tmp_path, "trace", record["id"])
+    [[delivery_id, *_rest, code, _target]] = rows(traced, "delivery")
+    assert code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    tested = run(api, tmp_path, "connections", "test", org.connection_id, "--json")
+    assert tested.returncode == 1  # a check failed
+    checks = {c["name"]: c for c in json.loads(tested.stdout)["checks"]}
+    channel = checks["crm.Vault_Clinical_Interaction_vod__c.Call_Channel_vod__c"]
+    assert channel["ok"] is False
+    assert "Video_vod (for video)" in channel["detail"]
+
+    async with httpx.AsyncClient() as http:  # the CRM admin activates the value again
+        assert (await http.put(switch)).status_code == 200
+    assert run(api, tmp_path, "connections", "test", org.connection_id, "--json").returncode == 0
+    replayed = run(api, tmp_path, "deliveries", "replay", delivery_id, "--wait", "--timeout", "30")
+    assert replayed.returncode == 0, replayed.stderr
+    [interaction] = interactions(org)
+    assert interaction["Call_Channel_vod__c"] == "Video_vod"
