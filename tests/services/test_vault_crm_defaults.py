@@ -63,7 +63,7 @@ async def test_a_vault_crm_call_caught_up_keeps_who_it_is_from(
     call = org.state.user_create(
         "call2__v",
         {"account__v": any_account(org, "HCP-61"), "call_date__v": "2026-11-19", "call_channel__v": "video__v",
-         "subject__v": "Protocol Q&A", "status__v": "submitted__v"},
+         "subject__v": "Protocol Q&A", "call2_status__v": "submitted__v"},
     )  # fmt: skip
     org.state.send_to_vault_clinical(str(call["id"]))
 

@@ -3,10 +3,11 @@
 Salesforce defaults are CONTRACT.md section 3 and the SPEC.md picklists. Vault CRM names are not given
 there: the Vault CRM names below are **defaults** chosen by analogy (Veeva CRM's ``Field_Name_vod__c``
 is ``field_name__v`` on Vault CRM; ``call2__v``, ``call_channel__v`` and ``call_date__v`` are confirmed by
-the Vault CRM help, the rest is not). Call and interaction statuses default to the standard ``status__v``
-field holding ``planned__v``/``saved__v``/``submitted__v``, as our Vault simulator models it; a real org
-may use another field (Vault reserves ``status__v`` for a record's active/inactive state), which an
-operator sets per connection through ``object_names`` (see ``CrmNames.with_overrides``).
+the Vault CRM help, the rest is not). Vault reserves the standard ``status__v`` for a record's
+active/inactive state, so an object's own status follows the rename rule of the public Salesforce to
+Vault CRM migration tooling, ``Status_vod__c`` → ``{object}_status__v`` (calls: ``call2_status__v`` with
+``submitted__v``; the interaction, study and site likewise): defaults, which an operator changes per
+connection through ``object_names`` (see ``CrmNames.with_overrides``).
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ _VAULT: dict[str, Any] = {
             "account": "account__v",
             "date": "interaction_date__v",
             "channel": "call_channel__v",
-            "status": "status__v",
+            "status": "vault_clinical_interaction_status__v",
             "sender": "from__v",
             "subject": "subject__v",
             "clinical_study": "clinical_study__v",
@@ -232,14 +233,14 @@ _VAULT: dict[str, Any] = {
     "clinical_study": {
         "object": "clinical_study__v",
         "external_id": "vault_study_id__v",
-        "fields": {"name": "name__v", "status": "status__v", "phase": "phase__v"},
+        "fields": {"name": "name__v", "status": "clinical_study_status__v", "phase": "phase__v"},
     },
     "clinical_site": {
         "object": "clinical_site__v",
         "external_id": "vault_site_id__v",
         "fields": {
             "name": "name__v",
-            "status": "status__v",
+            "status": "clinical_site_status__v",
             "clinical_study": "clinical_study__v",
             "country": "country__v",
         },
@@ -252,7 +253,7 @@ _VAULT: dict[str, Any] = {
             "date": "call_date__v",
             "datetime": "call_datetime__v",
             "channel": "call_channel__v",
-            "status": "status__v",
+            "status": "call2_status__v",
             "subject": "subject__v",
             "account": "account__v",
             "account_relationship": "account__vr",
@@ -273,7 +274,8 @@ _VAULT: dict[str, Any] = {
             "other": "other__v",
         },
         "call_status": {"planned": "planned__v", "saved": "saved__v", "submitted": "submitted__v"},
-        # Vault CRM keeps a record's state in the standard status__v field: active, inactive, or deleted.
+        # Vault CRM studies and sites: their own status field (clinical_study_status__v, …), whose values
+        # say active, inactive, or deleted in Vault Clinical (defaults).
         "study_status": _VAULT_RECORD_STATUS,
         "site_status": _VAULT_RECORD_STATUS,
         "phase": {

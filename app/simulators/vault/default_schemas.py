@@ -203,10 +203,13 @@ def crm_schema() -> SchemaRegistry:
                 [
                     _unique("vault_study_id__v"),
                     FieldDef("phase__v", P, "Phase", picklist=STUDY_PHASES),  # the bridge's CRM default
+                    # Vault keeps status__v for active/inactive: an object's own status is {object}_status__v
+                    FieldDef(
+                        "clinical_study_status__v", P, "Clinical Study Status", picklist=CRM_SYNC_STATUSES
+                    ),
                 ],
                 label_plural="Clinical Studies",
                 name_mode=NameMode.REQUIRED,
-                status_values=CRM_SYNC_STATUSES,
             ),
             define_object(
                 "clinical_site__v",
@@ -216,9 +219,11 @@ def crm_schema() -> SchemaRegistry:
                     _unique("vault_site_id__v"),
                     _ref("clinical_study__v", "clinical_study__v"),
                     FieldDef("country__v", S),
+                    FieldDef(
+                        "clinical_site_status__v", P, "Clinical Site Status", picklist=CRM_SYNC_STATUSES
+                    ),
                 ],
                 name_mode=NameMode.REQUIRED,
-                status_values=CRM_SYNC_STATUSES,
             ),
             define_object(
                 "call2__v",
@@ -232,8 +237,8 @@ def crm_schema() -> SchemaRegistry:
                     FieldDef("subject__v", S, max_length=255),
                     # default name: set by "Send to Vault Clinical", so catch-up can find sent calls
                     FieldDef("sent_to_vault_clinical__v", B, default=False),
+                    FieldDef("call2_status__v", P, "Call Status", picklist=CRM_CALL_STATUSES),
                 ],
-                status_values=CRM_CALL_STATUSES,
             ),
             define_object(
                 "vault_clinical_interaction__v",
@@ -248,8 +253,13 @@ def crm_schema() -> SchemaRegistry:
                     FieldDef("subject__v", S, max_length=255),
                     _ref("clinical_study__v", "clinical_study__v"),
                     _ref("clinical_site__v", "clinical_site__v"),
+                    FieldDef(
+                        "vault_clinical_interaction_status__v",
+                        P,
+                        "Interaction Status",
+                        picklist=CRM_CALL_STATUSES,
+                    ),
                 ],
-                status_values=CRM_CALL_STATUSES,
             ),
         ]
     )

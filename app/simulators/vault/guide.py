@@ -69,7 +69,7 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
             "account__vr.external_id__v": HCP,
             "call_date__v": "2026-11-18",
             "call_channel__v": "phone__v",
-            "status__v": "submitted__v",
+            "call2_status__v": "submitted__v",
             "subject__v": "Safety follow-up",
         },
     },

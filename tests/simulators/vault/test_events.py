@@ -162,7 +162,7 @@ async def test_crm_call_changes_by_people_are_sent_to_vault(crm_vault: Vault, re
             "account__v": account["id"],
             "call_date__v": "2026-11-19",
             "call_channel__v": "video__v",
-            "status__v": "submitted__v",
+            "call2_status__v": "submitted__v",
             "subject__v": "Protocol Q&A",
         },
     )
@@ -175,7 +175,7 @@ async def test_crm_call_changes_by_people_are_sent_to_vault(crm_vault: Vault, re
     record = payload["data"]["record"]
     assert record["id"] == created.json()["id"]
     assert record["call_channel__v"] == ["video__v"]
-    assert record["status__v"] == ["submitted__v"]
+    assert record["call2_status__v"] == ["submitted__v"]
     assert record["account__vr"]["external_id__v"] == "HCP-000123"
     assert record["created_by__vr"] == {
         "id": vault.state.human_user_id(),
