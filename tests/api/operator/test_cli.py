@@ -53,7 +53,7 @@ async def statuses(engine: AsyncEngine) -> dict[int, str]:
 async def test_connections_create_then_list(server: str) -> None:
     created = bridge(
         server, "connections", "create", "--name", "CLI CRM", "--platform", "salesforce",
-        "--login-url", "https://login.salesforce.com", "--client-id", "cid", "--client-secret", "cli-secret-1",
+        "--login-url", "https://mycompany.my.salesforce.com", "--client-id", "cid", "--client-secret", "cli-secret-1",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     assert "webhook secret (shown once): whsec_" in created.stderr  # stdout stays the JSON
