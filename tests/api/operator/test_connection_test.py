@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.main import create_app
 from app.simulators.common.server import ServerThread
 from app.simulators.salesforce.app import create_salesforce_app
-from app.simulators.salesforce.state import SalesforceState
+from app.simulators.salesforce.state import API_USERNAME, SalesforceState
 from app.simulators.vault import create_vault_app
 from app.simulators.vault.default_schemas import schema_for
 from app.simulators.vault.schema import SchemaRegistry
 from app.simulators.vault.state import VaultConfig, VaultState
 from tests.api.operator.conftest import ADMIN_KEY, Api
 from tests.conftest import make_settings, running_app
+from tests.jwt_keys import key_pair
 
 VAULT_USER, VAULT_PASSWORD = "integration@sim.example.com", "integration-password"
 SF_SECRET = "bridge-client-secret"
@@ -39,6 +40,7 @@ class Sims:
 def sims() -> Iterator[Sims]:
     org = SalesforceState()
     org.register_client("bridge-client", SF_SECRET)
+    org.register_jwt_client("bridge-jwt-client", key_pair().certificate)
     with (
         ServerThread(create_salesforce_app(org)) as salesforce,
         ServerThread(create_vault_app(flavor="ctms")) as ctms,
@@ -152,6 +154,23 @@ async def test_a_vault_without_the_communication_log_object_is_named(
     assert "study_communication_log__ctms" in detail
     failed = {name for name, (passed, _) in checks.items() if not passed}
     assert failed == {"ctms.study_communication_log__ctms"}  # the other objects are still checked
+
+
+async def test_a_jwt_bearer_connection_signs_in_and_passes(tester: Api, sims: Sims) -> None:
+    crm = {
+        "login_url": sims.salesforce,
+        "auth": "jwt_bearer",
+        "client_id": "bridge-jwt-client",
+        "username": API_USERNAME,
+        "private_key": key_pair().private_key,
+    }
+    ok, checks = await run_test(tester, {"platform": "salesforce", "crm": crm})
+    assert ok, checks
+    assert checks["crm.login"] == (True, "logged in")
+    intruder = {**crm, "private_key": key_pair("intruder").private_key}
+    ok, checks = await run_test(tester, {"platform": "salesforce", "crm": intruder})
+    assert not ok
+    assert checks["crm.login"] == (False, "INVALID_GRANT: salesforce token refused: invalid assertion")
 
 
 async def test_a_refused_login_is_named_and_the_ctms_is_still_checked(tester: Api, sims: Sims) -> None:
