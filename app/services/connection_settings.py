@@ -12,6 +12,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails
 
 from app.clients.jwt_bearer import PrivateKeyError, load_private_key
 from app.crypto import SecretBox
@@ -78,8 +79,9 @@ class SalesforceCrm(BaseModel):
     @model_validator(mode="after")
     def _flow_credentials(self) -> SalesforceCrm:
         missing = sorted(k for k in FLOW_KEYS[self.auth] - {"audience"} if not getattr(self, k))
-        if missing:
-            raise ValueError(f"auth {self.auth} needs {' and '.join(missing)}")
+        if missing:  # "Field required" on each key, as if the flow's keys were declared required
+            details = [InitErrorDetails(type="missing", loc=(k,), input=None) for k in missing]
+            raise ValidationError.from_exception_data(type(self).__name__, details)
         return self
 
 

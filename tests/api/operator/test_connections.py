@@ -199,7 +199,7 @@ async def test_a_jwt_bearer_connection_keeps_its_private_key_write_only(
 @pytest.mark.parametrize(
     ("crm", "loc"),
     [
-        (JWT_CRM, ["body", "crm", "salesforce"]),  # no private key
+        (JWT_CRM, ["body", "crm", "salesforce", "private_key"]),  # "Field required"
         ({**JWT_CRM, "private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"},
          ["body", "crm", "salesforce", "private_key"]),
         ({**SALESFORCE_CRM, "auth": "password"}, ["body", "crm", "salesforce", "auth"]),
