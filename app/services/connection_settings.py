@@ -1,8 +1,9 @@
 """A connection's settings as operators give them: CRM credentials per platform, checked and split.
 
 Credentials arrive as one ``crm`` document; the secret keys (``client_secret``, ``private_key``,
-``password``) are sealed into ``Connection.secrets_encrypted`` and the rest stays readable in ``Connection.crm``. Views built here
-are what the API answers and the audit log keeps: they never hold a secret.
+``password``) are sealed into ``Connection.secrets_encrypted`` and the rest stays readable in
+``Connection.crm``. Views built here are what the API answers and the audit log keeps: they never hold a
+secret.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class SalesforceCrm(BaseModel):
     api_version: str = Field("v62.0", pattern=r"^v\d+\.\d+$")
 
     _url = field_validator("login_url")(_http_url)
+
+    @field_validator("audience")
+    @classmethod
+    def _audience_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
 
     def for_flow(self) -> SalesforceCrm:
         """Only the keys this flow uses: switching flow drops the other flow's credentials."""

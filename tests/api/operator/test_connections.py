@@ -203,6 +203,8 @@ async def test_a_jwt_bearer_connection_keeps_its_private_key_write_only(
         ({**JWT_CRM, "private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"},
          ["body", "crm", "salesforce", "private_key"]),
         ({**SALESFORCE_CRM, "auth": "password"}, ["body", "crm", "salesforce", "auth"]),
+        ({**JWT_CRM, "private_key": key_pair().private_key, "audience": "login.salesforce.com"},
+         ["body", "crm", "salesforce", "audience"]),
     ],
 )  # fmt: skip
 async def test_jwt_bearer_settings_are_checked(api: Api, crm: dict[str, Any], loc: list[str]) -> None:
