@@ -18,11 +18,14 @@ from app.clients.errors import ClientError
 from app.clients.registry import ClientRegistry, build_gateway
 from app.clients.vault import VaultClient
 from app.config import Settings
+from app.crypto import SecretBox
 from app.domain.errors import InvalidConfig
 from app.domain.mapping.accounts import AccountMatch
 from app.domain.names import CrmNames, CtmsNames, Frozen
 from app.domain.values import crm_status_for_complete
 from app.models import Connection
+from app.services.connection_settings import check_crm
+from app.services.operator_errors import Invalid
 
 
 @dataclass(frozen=True)
@@ -350,7 +353,10 @@ async def run(
     except ClientError as exc:
         report.checks.append(Check("crm.configured", False, f"{exc.code}: {exc.message}"))
         return report
-    if await _attempt(report, "crm.login", _login_crm(gateway), "logged in") is not None:
+    stale = _stored_settings_problem(settings, connection)
+    if stale:  # e.g. client credentials at login.salesforce.com, saved before it was refused
+        report.checks.append(Check("crm.configured", False, stale))
+    elif await _attempt(report, "crm.login", _login_crm(gateway), "logged in") is not None:
         sync = connection.sync_studies_and_sites
         described = await _describe_all(report, "crm", gateway.describe, crm_targets(names, pair, sync))
         await _check_picklists(report, gateway, crm_picklists(names, sync), described)
@@ -358,6 +364,20 @@ async def run(
     if ctms is not None and await _attempt(report, "ctms.login", ctms.login(), "logged in") is not None:
         await _describe_all(report, "ctms", ctms.describe, ctms_targets(CtmsNames.defaults(), pair))
     return report
+
+
+def _stored_settings_problem(settings: Settings, connection: Connection) -> str | None:
+    """The stored settings checked by today's rules, so a connection saved under older ones is named."""
+    stored = {
+        **connection.crm,
+        **(SecretBox(settings.encryption_key).open(connection.secrets_encrypted) or {}),
+    }
+    try:
+        check_crm(connection.platform, stored)
+    except Invalid as exc:
+        where = "; ".join(f"{key}: {why}" for key, why in exc.problems)
+        return f"{exc.code}: {exc.message}" + (f" ({where})" if where else "")
+    return None
 
 
 async def _ctms_client(http: httpx.AsyncClient, settings: Settings) -> VaultClient:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
@@ -171,6 +172,30 @@ async def test_a_jwt_bearer_connection_signs_in_and_passes(tester: Api, sims: Si
     ok, checks = await run_test(tester, {"platform": "salesforce", "crm": intruder})
     assert not ok
     assert checks["crm.login"] == (False, "INVALID_GRANT: salesforce token refused: invalid assertion")
+
+
+async def test_client_credentials_saved_with_the_shared_login_host_are_named_without_signing_in(
+    tester: Api, sims: Sims, clean_db: AsyncEngine
+) -> None:
+    created = await tester.post("/api/v1/connections", {"name": "Saved long ago", **salesforce(sims)})
+    connection_id = created.json()["id"]
+    async with clean_db.begin() as conn:  # as saved before login.salesforce.com was refused
+        await conn.execute(
+            text(
+                "UPDATE connections SET crm = jsonb_set(crm::jsonb, '{login_url}', :url)::json WHERE id = :id"
+            ),
+            {"url": '"https://login.salesforce.com"', "id": connection_id},
+        )
+    report = (await tester.post(f"/api/v1/connections/{connection_id}/test")).json()
+    checks = {c["name"]: (c["ok"], c["detail"]) for c in report["checks"]}
+    assert report["ok"] is False
+    passed, detail = checks["crm.configured"]
+    assert not passed
+    assert detail.startswith(
+        "MY_DOMAIN_REQUIRED: the client credentials flow signs in at the org's My Domain URL"
+    )
+    assert "crm.login" not in checks  # no sign-in attempt at a host that refuses it
+    assert checks["ctms.login"] == (True, "logged in")
 
 
 async def test_a_refused_login_is_named_and_the_ctms_is_still_checked(tester: Api, sims: Sims) -> None:
