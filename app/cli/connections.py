@@ -27,8 +27,8 @@ from app.cli.http import (
 app = typer.Typer(help="Configure CRM connections (admin); list and test them.", no_args_is_help=True)
 BASE = "/api/v1/connections"
 FIELD_FLAGS["crm"] = (
-    "--login-url, --client-id and --client-secret (salesforce) or --vault-url, --username, --password "
-    "and --vault-id (vault)"
+    "--login-url, --client-id and --client-secret, or --auth jwt_bearer with --username and "
+    "--private-key-file (salesforce), or --vault-url, --username, --password and --vault-id (vault)"
 )
 
 COLUMNS = [
@@ -42,14 +42,38 @@ COLUMNS = [
 ]
 
 # Options shared by create and update; None means "not given".
-LoginUrl = Annotated[str | None, typer.Option(help="salesforce: OAuth login URL")]
+LoginUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="salesforce: token URL; client credentials need the My Domain URL (https://<mydomain>.my.salesforce.com)"
+    ),
+]
+Auth = Annotated[
+    str | None,
+    typer.Option(help="salesforce: client_credentials (default) or jwt_bearer", show_default=False),
+]
+PrivateKeyFile = Annotated[
+    typer.FileText | None,
+    typer.Option(
+        help="salesforce jwt_bearer: PEM file of the RSA private key whose certificate the connected app holds",
+        show_default=False,
+    ),
+]
+Audience = Annotated[
+    str | None,
+    typer.Option(
+        help="salesforce jwt_bearer: the JWT aud (default https://login.salesforce.com, or test. for a sandbox)"
+    ),
+]
 ClientId = Annotated[str | None, typer.Option(help="salesforce: connected app client id")]
 ClientSecret = Annotated[
     str | None,
     typer.Option(envvar="BRIDGE_CRM_CLIENT_SECRET", help="salesforce: client secret", show_default=False),
 ]
 VaultUrl = Annotated[str | None, typer.Option(help="vault: https://<crm>.veevavault.com")]
-Username = Annotated[str | None, typer.Option(help="vault: integration user")]
+Username = Annotated[
+    str | None, typer.Option(help="vault: integration user; salesforce jwt_bearer: the user to sign in as")
+]
 Password = Annotated[
     str | None,
     typer.Option(envvar="BRIDGE_CRM_PASSWORD", help="vault: integration user's password", show_default=False),
@@ -131,6 +155,9 @@ def create(
     login_url: LoginUrl = None,
     client_id: ClientId = None,
     client_secret: ClientSecret = None,
+    auth: Auth = None,
+    private_key_file: PrivateKeyFile = None,
+    audience: Audience = None,
     vault_url: VaultUrl = None,
     username: Username = None,
     password: Password = None,
@@ -151,7 +178,8 @@ def create(
     the JSON, as `webhook_secret`): configure it in the CRM now."""
     crm = _crm(
         login_url=login_url, client_id=client_id, client_secret=client_secret, vault_url=vault_url,
-        username=username, password=password, vault_id=vault_id, api_version=api_version,
+        username=username, password=password, vault_id=vault_id, api_version=api_version, auth=auth,
+        audience=audience, private_key=private_key_file.read() if private_key_file else None,
     )  # fmt: skip
     body = _body(
         file, crm, webhook_secret, ctms_person_field, crm_account_field, object_names,
@@ -175,6 +203,9 @@ def update(
     login_url: LoginUrl = None,
     client_id: ClientId = None,
     client_secret: ClientSecret = None,
+    auth: Auth = None,
+    private_key_file: PrivateKeyFile = None,
+    audience: Audience = None,
     vault_url: VaultUrl = None,
     username: Username = None,
     password: Password = None,
@@ -194,7 +225,8 @@ def update(
     """Change a connection: only the options given change (crm keys are merged)."""
     crm = _crm(
         login_url=login_url, client_id=client_id, client_secret=client_secret, vault_url=vault_url,
-        username=username, password=password, vault_id=vault_id, api_version=api_version,
+        username=username, password=password, vault_id=vault_id, api_version=api_version, auth=auth,
+        audience=audience, private_key=private_key_file.read() if private_key_file else None,
     )  # fmt: skip
     body = _body(
         file, crm, webhook_secret, ctms_person_field, crm_account_field, object_names,

@@ -13,7 +13,7 @@ import httpx
 
 from app.clients.crm import CrmGateway, SalesforceGateway, VaultCrmGateway
 from app.clients.errors import PermanentError
-from app.clients.salesforce import SalesforceClient, SalesforceCredentials
+from app.clients.salesforce import CLIENT_CREDENTIALS, SalesforceClient, SalesforceCredentials
 from app.clients.throttle import LocalGate, ThrottleGate, crm_target, ctms_target
 from app.clients.vault import VaultClient, VaultCredentials
 from app.config import Settings
@@ -68,6 +68,10 @@ def build_gateway(
             client_id=str(crm.get("client_id", "")),
             client_secret=str(secrets.get("client_secret", "")),
             api_version=str(crm.get("api_version", "v62.0")),
+            auth=str(crm.get("auth", CLIENT_CREDENTIALS)),
+            username=str(crm.get("username", "")),
+            private_key=str(secrets.get("private_key", "")),
+            audience=str(crm.get("audience") or ""),
         )
         return SalesforceGateway(SalesforceClient(http, creds, target=target, gate=gate))
     if connection.platform == "vault":

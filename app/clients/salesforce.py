@@ -1,4 +1,5 @@
-"""Salesforce REST API client (Veeva CRM on Salesforce): OAuth client credentials, sObject collections, SOQL.
+"""Salesforce REST API client (Veeva CRM on Salesforce): OAuth sign-in (client credentials or JWT bearer),
+sObject collections, SOQL.
 
 Tokens are refreshed once on 401 INVALID_SESSION_ID. 429, 5xx and 403 REQUEST_LIMIT_EXCEEDED are transient;
 429 and REQUEST_LIMIT_EXCEEDED also pause the org at the throttle gate (Retry-After, or a default: the
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +20,7 @@ import orjson
 
 from app.clients.errors import AuthError, PermanentError, TransientError, excerpt
 from app.clients.http import retry_after, send
+from app.clients.jwt_bearer import GRANT_TYPE, PrivateKeyError, bearer_assertion, default_audience
 from app.clients.results import CallFact, RecordResult, WriteResult
 from app.clients.throttle import LocalGate, ThrottleGate
 
@@ -38,12 +41,46 @@ class Deleted:
     latest_date_covered: str | None
 
 
+CLIENT_CREDENTIALS = "client_credentials"
+JWT_BEARER = "jwt_bearer"
+
+
 @dataclass(frozen=True)
 class SalesforceCredentials:
+    """``auth`` is the OAuth flow: client credentials (``client_secret``) or JWT bearer (``username`` and
+    the RSA ``private_key`` PEM whose certificate the connected app holds; ``audience`` defaults to
+    login.salesforce.com, or test.salesforce.com for a sandbox)."""
+
     login_url: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(default="", repr=False)
     api_version: str = "v62.0"
+    auth: str = CLIENT_CREDENTIALS
+    username: str = ""
+    private_key: str = field(default="", repr=False)
+    audience: str = ""
+
+    def token_request(self, now: float) -> dict[str, str]:
+        """The token endpoint's form body for this flow."""
+        if self.auth == JWT_BEARER:
+            try:
+                assertion = bearer_assertion(
+                    self.private_key,
+                    client_id=self.client_id,
+                    username=self.username,
+                    audience=self.audience or default_audience(self.login_url),
+                    now=now,
+                )
+            except PrivateKeyError as exc:
+                raise AuthError(
+                    "INVALID_PRIVATE_KEY", f"cannot sign the JWT bearer assertion: {exc}"
+                ) from None
+            return {"grant_type": GRANT_TYPE, "assertion": assertion}
+        return {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
 
 
 class SalesforceClient:
@@ -75,11 +112,7 @@ class SalesforceClient:
             self.target,
             "POST",
             self._creds.login_url.rstrip("/") + "/services/oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": self._creds.client_id,
-                "client_secret": self._creds.client_secret,
-            },
+            data=self._creds.token_request(time.time()),
         )
         if response.status_code >= 500 or response.status_code == 429:
             raise TransientError(

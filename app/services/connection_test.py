@@ -18,11 +18,14 @@ from app.clients.errors import ClientError
 from app.clients.registry import ClientRegistry, build_gateway
 from app.clients.vault import VaultClient
 from app.config import Settings
+from app.crypto import SecretBox
 from app.domain.errors import InvalidConfig
 from app.domain.mapping.accounts import AccountMatch
-from app.domain.names import CrmNames, CtmsNames
+from app.domain.names import CrmNames, CtmsNames, Frozen
 from app.domain.values import crm_status_for_complete
 from app.models import Connection
+from app.services.connection_settings import check_crm
+from app.services.operator_errors import Invalid
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,23 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A reference field the bridge reads through: its relationship name (when the bridge queries by it)
+    and the fields it reads on the referenced object, whichever object the platform says that is."""
+
+    field: str
+    relationship: str | None
+    reads: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Target:
     """An object and the fields the bridge writes (``writes``) or only reads (``reads``) on it."""
 
     object: str
     writes: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,43 +76,43 @@ class Report:
         return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
 
 
+def _values(model: Frozen, *, without: Iterable[str] = ()) -> tuple[str, ...]:
+    """Every name a names model holds (bar ``without``): a field added to the names is checked too."""
+    skip = set(without)
+    return tuple(dict.fromkeys(v for k, v in model.model_dump().items() if k not in skip))
+
+
+# Call fields that name a relationship, not a field: checked on the reference field they belong to.
+_CALL_RELATIONSHIPS = ("account_relationship", "created_by_relationship")
+
+
 def crm_targets(names: CrmNames, pair: AccountMatch, sync_studies_and_sites: bool) -> list[Target]:
-    """What the bridge touches in one CRM: interactions (F1/F2), studies and sites (F5-F7), calls (F3/F4)."""
+    """What the bridge touches in one CRM: interactions (F1/F2), studies and sites (F5-F7), calls (F3/F4
+    and catch-up: the sent flag, dates, the creator through its relationship), and accounts (matching)."""
     i = names.interaction
-    written = [
-        i.fields.account,
-        i.fields.date,
-        i.fields.channel,
-        i.fields.status,
-        i.fields.sender,
-        i.fields.subject,
-    ]
-    targets = []
-    if sync_studies_and_sites:
-        written += [i.fields.clinical_study, i.fields.clinical_site]
-        s, t = names.clinical_study, names.clinical_site
-        targets += [
-            Target(s.object, writes=(s.external_id, s.fields.name, s.fields.status, s.fields.phase)),
-            Target(
-                t.object,
-                writes=(
-                    t.external_id,
-                    t.fields.name,
-                    t.fields.status,
-                    t.fields.clinical_study,
-                    t.fields.country,
+    targets = [
+        Target(
+            i.object,
+            writes=(
+                i.external_id,
+                *_values(
+                    i.fields,
+                    without=() if sync_studies_and_sites else ("clinical_study", "clinical_site"),
                 ),
             ),
+        )
+    ]
+    if sync_studies_and_sites:
+        targets += [
+            Target(o.object, writes=(o.external_id, *_values(o.fields)))
+            for o in (names.clinical_study, names.clinical_site)
         ]
     c = names.call.fields
+    creator = Link(c.created_by, c.created_by_relationship, _values(names.user))
     return [
-        Target(i.object, writes=(i.external_id, *written)),
         *targets,
         Target(names.account.object, reads=(names.account.id, pair.crm_account_field)),
-        Target(
-            names.call.object,
-            reads=(c.id, c.date, c.channel, c.status, c.subject, c.account, c.last_modified),
-        ),
+        Target(names.call.object, reads=_values(c, without=_CALL_RELATIONSHIPS), links=(creator,)),
     ]
 
 
@@ -132,24 +146,36 @@ def crm_picklists(names: CrmNames, sync_studies_and_sites: bool) -> list[Picklis
     return targets
 
 
+# Activity fields the platform or other users fill in; the bridge reads them, never writes them.
+_ACTIVITY_READ_ONLY = ("id", "study_person", "created_by", "modified")
+
+
 def ctms_targets(names: CtmsNames, pair: AccountMatch) -> list[Target]:
-    """What the bridge touches in the CTMS: Medical Activities (F3/F4) and Persons (matching)."""
+    """What the bridge touches in the CTMS: Medical and Clinical Activities (F3/F4, F8/F9), the records
+    automated activities come from (it clears their "Activity Update Required" flag), studies and sites
+    (F5-F7), users (an activity's "From") and persons (matching)."""
     a = names.activity.fields
+    event, log = names.monitoring_event.fields, names.communication_log.fields
+    user = names.user
     return [
         Target(
             names.activity.object,
-            writes=(
-                a.object_type,
-                a.person,
-                a.date,
-                a.channel,
-                a.complete,
-                a.sender,
-                a.subject,
-                a.status,
-                a.external_id,
-            ),
+            writes=_values(a, without=_ACTIVITY_READ_ONLY),
+            reads=tuple(getattr(a, k) for k in _ACTIVITY_READ_ONLY),
         ),
+        Target(names.study.object, reads=_values(names.study.fields)),
+        Target(names.site.object, reads=_values(names.site.fields)),
+        Target(
+            names.monitoring_event.object,
+            writes=(event.activity_update_required,),
+            reads=_values(event, without=("activity_update_required",)),
+        ),
+        Target(
+            names.communication_log.object,
+            writes=(log.activity_update_required,),
+            reads=_values(log, without=("activity_update_required",)),
+        ),
+        Target(user.object, reads=_values(user, without=("object",))),
         Target(names.person.object, reads=(names.person.id, pair.ctms_person_field)),
     ]
 
@@ -201,7 +227,7 @@ async def _attempt(report: Report, name: str, call: Awaitable[Any], done: str) -
 async def _describe_all(
     report: Report, system: str, describe: Any, targets: Iterable[Target]
 ) -> dict[str, Mapping[str, Any]]:
-    """Check each target; returns the objects that were described, for the picklist checks."""
+    """Check each target and the objects it links to; returns the objects described, for the picklists."""
     found: dict[str, Mapping[str, Any]] = {}
     for target in targets:
         try:
@@ -212,7 +238,47 @@ async def _describe_all(
         report.checks.append(judge(system, target, described))
         if described:
             found[target.object] = described
+            for link in target.links:
+                await _check_link(report, system, target.object, described, link, describe)
     return found
+
+
+def _reference(meta: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(relationship name, referenced object) of a reference field, in Salesforce's or Vault's words."""
+    relationship = meta.get("relationshipName") or meta.get("relationship_name")
+    targets = meta.get("referenceTo")
+    if isinstance(targets, list) and targets:
+        return relationship, str(targets[0])
+    referenced = meta.get("object")
+    name = referenced.get("name") if isinstance(referenced, Mapping) else None
+    return relationship, str(name) if name else None
+
+
+async def _check_link(
+    report: Report, system: str, owner: str, described: Mapping[str, Any], link: Link, describe: Any
+) -> None:
+    fields = {str(f.get("name")): f for f in described.get("fields") or [] if isinstance(f, Mapping)}
+    meta = fields.get(link.field)
+    if meta is None:  # the owner's check already names the missing field
+        return
+    name = f"{system}.{owner}.{link.relationship or link.field}"
+    relationship, referenced = _reference(meta)
+    if link.relationship and (relationship or "").lower() != link.relationship.lower():
+        got = f"is {relationship}" if relationship else "is missing"
+        detail = f"the relationship of {link.field} {got}; the bridge reads through {link.relationship}"
+        report.checks.append(Check(name, False, detail))
+        return
+    if not referenced:
+        report.checks.append(Check(name, False, f"{link.field} does not reference an object"))
+        return
+    try:
+        target = await describe(referenced)
+    except ClientError as exc:
+        report.checks.append(Check(name, False, f"{exc.code}: {exc.message}"))
+        return
+    check = judge(system, Target(referenced, reads=link.reads), target)
+    detail = check.detail if check.ok else f"{link.field} references {referenced}: {check.detail}"
+    report.checks.append(Check(name, check.ok, detail))
 
 
 async def _active_values(gateway: CrmGateway, meta: Mapping[str, Any]) -> set[str] | None:
@@ -272,8 +338,13 @@ async def _login_crm(gateway: CrmGateway) -> str:
 
 
 async def run(
-    http: httpx.AsyncClient, settings: Settings, connection: Connection, pair: AccountMatch
+    http: httpx.AsyncClient,
+    settings: Settings,
+    connection: Connection,
+    pair: AccountMatch,
+    ctms_names: CtmsNames | None = None,
 ) -> Report:
+    """``ctms_names``: the CTMS names in force (the settings' overrides), default the defaults."""
     report = Report()
     try:
         names = CrmNames.with_overrides(
@@ -287,14 +358,33 @@ async def run(
     except ClientError as exc:
         report.checks.append(Check("crm.configured", False, f"{exc.code}: {exc.message}"))
         return report
-    if await _attempt(report, "crm.login", _login_crm(gateway), "logged in") is not None:
+    stale = _stored_settings_problem(settings, connection)
+    if stale:  # e.g. client credentials at login.salesforce.com, saved before it was refused
+        report.checks.append(Check("crm.configured", False, stale))
+    elif await _attempt(report, "crm.login", _login_crm(gateway), "logged in") is not None:
         sync = connection.sync_studies_and_sites
         described = await _describe_all(report, "crm", gateway.describe, crm_targets(names, pair, sync))
         await _check_picklists(report, gateway, crm_picklists(names, sync), described)
     ctms: VaultClient | None = await _attempt(report, "ctms.configured", _ctms_client(http, settings), "")
     if ctms is not None and await _attempt(report, "ctms.login", ctms.login(), "logged in") is not None:
-        await _describe_all(report, "ctms", ctms.describe, ctms_targets(CtmsNames.defaults(), pair))
+        await _describe_all(
+            report, "ctms", ctms.describe, ctms_targets(ctms_names or CtmsNames.defaults(), pair)
+        )
     return report
+
+
+def _stored_settings_problem(settings: Settings, connection: Connection) -> str | None:
+    """The stored settings checked by today's rules, so a connection saved under older ones is named."""
+    stored = {
+        **connection.crm,
+        **(SecretBox(settings.encryption_key).open(connection.secrets_encrypted) or {}),
+    }
+    try:
+        check_crm(connection.platform, stored)
+    except Invalid as exc:
+        where = "; ".join(f"{key}: {why}" for key, why in exc.problems)
+        return f"{exc.code}: {exc.message}" + (f" ({where})" if where else "")
+    return None
 
 
 async def _ctms_client(http: httpx.AsyncClient, settings: Settings) -> VaultClient:

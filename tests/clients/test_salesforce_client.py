@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from urllib.parse import parse_qs
 
+import jwt
 import pytest
+from cryptography import x509
 
 from app.clients.errors import AuthError, PermanentError, TransientError
-from app.clients.salesforce import SalesforceClient, _record_result
+from app.clients.salesforce import SalesforceClient, SalesforceCredentials, _record_result
 from app.clients.throttle import LocalGate, ThrottledError
 from app.simulators.common.faults import FaultSettings
 from app.simulators.salesforce import SalesforceState
 from app.simulators.salesforce.formats import id_suffix
+from app.simulators.salesforce.state import API_USERNAME
 from tests.clients.conftest import (
     SF_INSTANCE_URL,
     SF_LOGIN_URL,
@@ -21,6 +26,7 @@ from tests.clients.conftest import (
     api_calls,
     sf_credentials,
 )
+from tests.jwt_keys import key_pair
 
 VCI = "Vault_Clinical_Interaction_vod__c"
 VCI_KEY = "Vault_Activity_ID_vod__c"
@@ -110,6 +116,72 @@ async def test_a_token_that_keeps_failing_is_an_auth_error(
 
 
 # ---- collection upsert --------------------------------------------------------------------------------------------
+
+
+JWT_CLIENT = "3MVG9-jwt-consumer-key"
+
+
+def jwt_credentials(private_key: str | None = None, **overrides: Any) -> SalesforceCredentials:
+    values: dict[str, Any] = {
+        "login_url": SF_LOGIN_URL,
+        "client_id": JWT_CLIENT,
+        "auth": "jwt_bearer",
+        "username": API_USERNAME,
+        "private_key": private_key or key_pair().private_key,
+        **overrides,
+    }
+    return SalesforceCredentials(**values)
+
+
+async def test_a_jwt_bearer_connection_signs_in_with_a_signed_assertion_and_delivers(
+    sf_rig: Rig, sf_state: SalesforceState
+) -> None:
+    sf_state.register_jwt_client(JWT_CLIENT, key_pair().certificate)
+    client = SalesforceClient(sf_rig.http, jwt_credentials())
+    account(sf_state, "HCP-1")
+
+    written = await client.upsert(
+        VCI, VCI_KEY, [interaction("V-1", Account_vod__r={"External_ID_vod__c": "HCP-1"})]
+    )
+
+    assert [(r.ok, r.created) for r in written.results] == [(True, True)]
+    assert [r[VCI_KEY] for r in sf_state.list_records(VCI)] == ["V-1"]
+    [token_call, _] = sf_rig.requests
+    form = parse_qs(token_call.content.decode())
+    assert set(form) == {"grant_type", "assertion"}  # no secret travels
+    assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    public_key = x509.load_pem_x509_certificate(key_pair().certificate.encode()).public_key()
+    claims = jwt.decode(
+        form["assertion"][0], public_key, algorithms=["RS256"], audience="https://login.salesforce.com"
+    )
+    assert (claims["iss"], claims["sub"]) == (JWT_CLIENT, API_USERNAME)
+    assert 0 < claims["exp"] - time.time() <= 180  # Salesforce wants exp within 3 minutes
+
+
+async def test_a_jwt_bearer_refusal_is_an_auth_error_naming_the_platform_error(
+    sf_rig: Rig, sf_state: SalesforceState
+) -> None:
+    sf_state.register_jwt_client(JWT_CLIENT, key_pair().certificate)
+    intruder = SalesforceClient(sf_rig.http, jwt_credentials(key_pair("intruder").private_key))
+    with pytest.raises(AuthError) as caught:
+        await intruder.login()
+    assert (caught.value.code, caught.value.http_status) == ("INVALID_GRANT", 400)
+    assert "invalid assertion" in caught.value.message
+    sandbox = SalesforceClient(sf_rig.http, jwt_credentials(audience="https://test.salesforce.com"))
+    with pytest.raises(AuthError) as caught:
+        await sandbox.login()
+    assert "audience is invalid" in caught.value.message
+
+
+async def test_an_unusable_private_key_is_an_auth_error_that_does_not_quote_it(sf_rig: Rig) -> None:
+    pem = key_pair().private_key.replace("MII", "XXX", 1)
+    client = SalesforceClient(sf_rig.http, jwt_credentials(pem))
+    with pytest.raises(AuthError) as caught:
+        await client.login()
+    assert caught.value.code == "INVALID_PRIVATE_KEY"
+    assert pem[40:80] not in caught.value.message
+    assert sf_rig.requests == []  # nothing sent
+    assert pem not in repr(jwt_credentials(pem))
 
 
 async def test_upsert_results_are_per_record_in_input_order(

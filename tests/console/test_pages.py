@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.operator.conftest import add_delivery, add_event
 from tests.console.conftest import Console
+from tests.jwt_keys import key_pair
 
 PAGES = [
     "/console/",
@@ -182,6 +183,28 @@ async def test_an_admin_creates_a_connection_and_sees_the_secret_once(console: C
     listed = (await console.client.get("/console/connections")).text
     assert "EU CRM" in listed
     assert "New connection" not in listed
+
+
+async def test_an_admin_creates_a_jwt_bearer_connection_and_the_key_is_never_shown(console: Console) -> None:
+    csrf = await console.sign_in("admin")
+    private_key = key_pair().private_key
+    form = {
+        "csrf_token": csrf, "name": "JWT CRM", "platform": "salesforce", "crm_login_url": "https://login.salesforce.com",
+        "crm_auth": "jwt_bearer", "crm_client_id": "3MVG9-jwt", "crm_username": "integration@example.com",
+        "crm_private_key": private_key, "crm_client_secret": "", "crm_audience": "", "crm_api_version": "",
+    }  # fmt: skip
+    created = await console.client.post("/console/connections", data=form)
+    assert created.status_code == 200, created.text
+    assert 'id="new-secret">whsec_' in created.text
+    assert private_key.splitlines()[1] not in created.text
+    connection_id = created.text.split('action="/console/connections/')[1].split("/")[0]
+    edit = (await console.client.get(f"/console/connections/{connection_id}")).text
+    assert 'value="jwt_bearer" selected' in edit
+    assert private_key.splitlines()[1] not in edit
+    shared = {**form, "name": "Shared", "crm_auth": "client_credentials", "crm_client_secret": "s"}
+    refused = await console.client.post("/console/connections", data=shared)
+    assert refused.status_code == 422
+    assert "MY_DOMAIN_REQUIRED" in refused.text
 
 
 async def test_an_active_connection_is_not_deleted_and_the_page_says_why(console: Console) -> None:

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.main import create_app
 from app.simulators.common.server import ServerThread
 from app.simulators.salesforce.app import create_salesforce_app
-from app.simulators.salesforce.state import SalesforceState
+from app.simulators.salesforce.state import API_USERNAME, SalesforceState
 from app.simulators.vault.app import create_vault_app
 from app.simulators.vault.state import VaultConfig, VaultState
 from tests.conftest import TEST_CTMS_SECRET, make_settings
 from tests.factories import add_connection
+from tests.jwt_keys import key_pair
 
 VAULT_USER = "integration@sim.example.com"
 VAULT_PASSWORD = "integration-password"
@@ -59,9 +60,17 @@ class World:
     def worker_env(self) -> dict[str, str]:
         return {f"BRIDGE_{k.upper()}": v for k, v in self.settings_values().items()}
 
-    async def connect(self, engine: AsyncEngine, org: Org, **kw: Any) -> str:
-        """Create (and activate) the bridge connection for an org, and point the org's events at the bridge."""
-        if org.platform == "salesforce":
+    async def connect(
+        self, engine: AsyncEngine, org: Org, *, auth: str = "client_credentials", **kw: Any
+    ) -> str:
+        """Create (and activate) the bridge connection for an org, and point the org's events at the bridge.
+        A Salesforce org signs the bridge in by client credentials, or with ``auth="jwt_bearer"`` by a
+        signed assertion (the org holds the certificate of ``key_pair()``)."""
+        if org.platform == "salesforce" and auth == "jwt_bearer":
+            org.state.register_jwt_client(org.client_id, key_pair().certificate)
+            crm = {"login_url": org.url, "auth": auth, "client_id": org.client_id, "username": API_USERNAME}
+            credentials = {"private_key": key_pair().private_key}
+        elif org.platform == "salesforce":
             org.state.register_client(org.client_id, SF_CLIENT_SECRET)
             crm = {"login_url": org.url, "client_id": org.client_id, "api_version": "v62.0"}
             credentials = {"client_secret": SF_CLIENT_SECRET}

@@ -27,6 +27,7 @@ from app.models import Connection
 from app.repositories import connections
 from app.services import connection_test, connections_admin
 from app.services.connection_settings import view
+from app.services.names import ctms_names_for
 from app.services.throttle import throttled_until
 
 router = operator_router("connections")
@@ -245,5 +246,6 @@ async def run_connection_test(
     async with resources.sessionmaker() as session:
         connection = await connections_admin.get(session, connection_id)
         pair = await connections_admin.account_match_of(session, connection)
-    report = await connection_test.run(resources.http, resources.settings, connection, pair)
+        ctms_names = ctms_names_for(await connections.global_settings(session))
+    report = await connection_test.run(resources.http, resources.settings, connection, pair, ctms_names)
     return ConnectionTestReport.model_validate(report.as_dict())

@@ -11,8 +11,12 @@ from starlette.datastructures import FormData
 CRM_FIELDS = {
     "salesforce": (
         ("login_url", False),
+        ("auth", False),
         ("client_id", False),
         ("client_secret", True),
+        ("username", False),
+        ("private_key", True),
+        ("audience", False),
         ("api_version", False),
     ),
     "vault": (
@@ -23,6 +27,14 @@ CRM_FIELDS = {
         ("api_version", False),
     ),
 }
+
+
+# Sent only when filled in: the API's default applies otherwise (and a Salesforce connection's sign-in
+# flow decides which of username/audience it needs).
+_OPTIONAL_ON_CREATE = frozenset(
+    {("salesforce", "api_version"), ("vault", "api_version")}
+    | {("salesforce", k) for k in ("auth", "username", "audience")}
+)
 
 
 @dataclass
@@ -65,7 +77,7 @@ def parse(form: FormData, *, creating: bool) -> ConnectionForm:
     crm: dict[str, Any] = {}
     for name, secret in CRM_FIELDS[platform]:
         value = _text(form, f"crm_{name}")
-        if value or (creating and not secret and name != "api_version"):
+        if value or (creating and not secret and (platform, name) not in _OPTIONAL_ON_CREATE):
             crm[name] = value
         if secret:
             values.pop(f"crm_{name}", None)  # never echo a secret back into the page

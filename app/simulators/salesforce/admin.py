@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.simulators.common.faults import FaultSettings
 from app.simulators.salesforce.schema import FieldDef, FieldType
-from app.simulators.salesforce.state import SalesforceState
+from app.simulators.salesforce.state import API_USERNAME, SalesforceState
 from app.simulators.salesforce.web import StateDep
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
@@ -52,6 +52,27 @@ class ClientConfig(BaseModel):
 
     client_id: str
     client_secret: str
+
+
+class JwtClientConfig(BaseModel):
+    """A connected app for the JWT bearer flow: the certificate (or public key) PEM it verifies
+    assertions with, and the usernames pre-authorized for it (default: the integration user)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "bridge-jwt",
+                    "certificate": "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n",
+                    "usernames": [API_USERNAME],
+                }
+            ]
+        }
+    )
+
+    client_id: str
+    certificate: str
+    usernames: list[str] = Field(default_factory=lambda: [API_USERNAME])
 
 
 class LimitsConfig(BaseModel):
@@ -241,6 +262,15 @@ async def delete_webhook(state: StateDep) -> None:
 @router.put("/clients", status_code=status.HTTP_204_NO_CONTENT)
 async def put_client(client: ClientConfig, state: StateDep) -> Response:
     state.register_client(client.client_id, client.client_secret)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/jwt-clients", status_code=status.HTTP_204_NO_CONTENT)
+async def put_jwt_client(client: JwtClientConfig, state: StateDep) -> Response:
+    try:
+        state.register_jwt_client(client.client_id, client.certificate, tuple(client.usernames))
+    except ValueError as exc:
+        raise HTTPException(422, f"certificate: {exc}") from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -21,6 +21,7 @@ from app.simulators.common.faults import Faults, FaultSettings
 from app.simulators.salesforce import events, writes
 from app.simulators.salesforce.errors import entity_is_deleted, not_found
 from app.simulators.salesforce.formats import format_datetime, id_suffix, truncate_seconds, utc_now
+from app.simulators.salesforce.jwt_bearer import JwtClient, public_key_of
 from app.simulators.salesforce.schema import ObjectDef, Schema, default_schema
 from app.simulators.salesforce.store import Deletion, Record, RecordStore
 
@@ -38,12 +39,14 @@ class Token:
 
 
 SENT_FLAG = "Sent_to_Vault_Clinical_vod__c"
+API_USERNAME = "integration@example.com"  # the connected app's run-as user (its Username is its email)
 
 
 @dataclass(eq=False)
 class SalesforceState:
     schema: Schema = field(default_factory=default_schema)
     clients: dict[str, str] = field(default_factory=dict)  # connected apps: client_id -> client_secret
+    jwt_clients: dict[str, JwtClient] = field(default_factory=dict)  # connected apps with a certificate
     instance_url: str | None = None  # None: the base URL the token request arrived on
     login_url: str = "https://login.salesforce.com"
     token_lifetime_seconds: float = 7200.0
@@ -76,7 +79,7 @@ class SalesforceState:
         self._seed()
 
     def _seed(self) -> None:
-        self.api_user_id = self.add_user("Integration", "User", "integration@example.com")
+        self.api_user_id = self.add_user("Integration", "User", API_USERNAME)
         self.crm_user_id = self.add_user("Ana", "Silva", "ana.silva@example.com")
 
     @property
@@ -98,12 +101,24 @@ class SalesforceState:
     def register_client(self, client_id: str, client_secret: str) -> None:
         self.clients[client_id] = client_secret
 
-    def issue_token(self, client_id: str) -> Token:
+    def register_jwt_client(
+        self, client_id: str, certificate: str, usernames: tuple[str, ...] = (API_USERNAME,)
+    ) -> None:
+        """A connected app with "Use digital signatures" (``certificate``: PEM) and its pre-authorized users."""
+        self.jwt_clients[client_id] = JwtClient(public_key_of(certificate), frozenset(usernames))
+
+    def user_named(self, username: str) -> str | None:
+        """The id of the user whose Username is ``username``."""
+        return next(
+            (r["Id"] for r in self.store.live.get("User", {}).values() if r.get("Username") == username), None
+        )
+
+    def issue_token(self, client_id: str, user_id: str | None = None) -> Token:
         issued = self.clock()
         token = Token(
             access_token=f"{ORG_ID[:15]}!{secrets.token_urlsafe(72)}",
             client_id=client_id,
-            user_id=self.api_user_id,
+            user_id=user_id or self.api_user_id,
             issued_at=issued,
             expires_at=issued + timedelta(seconds=self.token_lifetime_seconds),
         )

@@ -72,7 +72,7 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 
 SALESFORCE_CRM = {
-    "login_url": "https://login.salesforce.com",
+    "login_url": "https://mycompany.my.salesforce.com",
     "client_id": "3MVG9-test-client",
     "client_secret": "sf-client-secret-DO-NOT-LEAK-1",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from app.main import create_app
 from app.simulators.common.server import ServerThread
 from tests.api.operator.conftest import ADMIN_KEY, add_delivery
 from tests.conftest import make_settings
+from tests.jwt_keys import key_pair
 
 runner = CliRunner()
 
@@ -53,7 +55,7 @@ async def statuses(engine: AsyncEngine) -> dict[int, str]:
 async def test_connections_create_then_list(server: str) -> None:
     created = bridge(
         server, "connections", "create", "--name", "CLI CRM", "--platform", "salesforce",
-        "--login-url", "https://login.salesforce.com", "--client-id", "cid", "--client-secret", "cli-secret-1",
+        "--login-url", "https://mycompany.my.salesforce.com", "--client-id", "cid", "--client-secret", "cli-secret-1",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
     assert "webhook secret (shown once): whsec_" in created.stderr  # stdout stays the JSON
@@ -70,6 +72,29 @@ async def test_connections_create_then_list(server: str) -> None:
                        "--login-url", "https://x.example", "--client-id", "c", "--client-secret", "s")  # fmt: skip
     assert duplicate.exit_code == 1
     assert "409 CONNECTION_NAME_TAKEN" in duplicate.stderr
+
+
+async def test_connections_create_with_the_jwt_bearer_flow_reads_the_key_from_a_file(
+    server: str, tmp_path: Path
+) -> None:
+    pem = tmp_path / "bridge.key"
+    pem.write_text(key_pair().private_key)
+    created = bridge(
+        server, "connections", "create", "--name", "JWT CRM", "--platform", "salesforce", "--json",
+        "--login-url", "https://login.salesforce.com", "--auth", "jwt_bearer", "--client-id", "3MVG9-jwt",
+        "--username", "integration@example.com", "--private-key-file", str(pem),
+    )  # fmt: skip
+    body = as_json(created)
+    assert body["credentials_set"] == ["private_key"]
+    assert body["crm"]["auth"] == "jwt_bearer"
+    assert key_pair().private_key.splitlines()[1] not in created.output
+    refused = bridge(
+        server, "connections", "create", "--name", "Shared login", "--platform", "salesforce",
+        "--login-url", "https://login.salesforce.com", "--client-id", "c", "--client-secret", "s",
+    )  # fmt: skip
+    assert refused.exit_code == 1
+    assert "422 MY_DOMAIN_REQUIRED" in refused.stderr
+    assert "My Domain" in refused.stderr
 
 
 async def test_deliveries_list_replay_and_bulk_replay(server: str, clean_db: AsyncEngine) -> None:

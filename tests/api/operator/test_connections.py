@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -15,6 +16,7 @@ from app.signing import generate_secret
 from tests.api.operator.conftest import SALESFORCE_CRM, Api, add_delivery, connection_body, problem
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import crm_call_event, signed
+from tests.jwt_keys import key_pair
 
 
 async def raw_connection(engine: AsyncEngine, connection_id: str) -> dict[str, Any]:
@@ -63,7 +65,8 @@ async def test_create_shows_a_generated_webhook_secret_once_and_never_a_credenti
     secret = created["webhook_secret"]
     assert secret.startswith("whsec_")
     assert created["crm"] == {
-        "login_url": "https://login.salesforce.com",
+        "login_url": "https://mycompany.my.salesforce.com",
+        "auth": "client_credentials",
         "client_id": "3MVG9-test-client",
         "api_version": "v62.0",
     }
@@ -129,7 +132,7 @@ async def test_object_names_and_account_match_are_checked_key_by_key(api: Api) -
 
 
 async def test_crm_settings_must_fit_the_platform(api: Api) -> None:
-    no_secret = connection_body(crm={"login_url": "https://login.salesforce.com", "client_id": "x"})
+    no_secret = connection_body(crm={"login_url": "https://mycompany.my.salesforce.com", "client_id": "x"})
     problem(await api.post("/api/v1/connections", no_secret), 422, "VALIDATION_FAILED")
     vault_crm = {"vault_url": "https://crm.veevavault.com", "username": "u@example.com", "password": "pw-1"}
     problem(await api.post("/api/v1/connections", connection_body(crm=vault_crm)), 422, "VALIDATION_FAILED")
@@ -142,6 +145,72 @@ async def test_crm_settings_must_fit_the_platform(api: Api) -> None:
         "api_version": "v25.2",
     }
     assert created.json()["credentials_set"] == ["password"]
+
+
+@pytest.mark.parametrize("shared", ["https://login.salesforce.com", "https://test.salesforce.com/"])
+async def test_client_credentials_need_the_my_domain_url(api: Api, shared: str) -> None:
+    crm = {**SALESFORCE_CRM, "login_url": shared}
+    body = problem(await api.post("/api/v1/connections", connection_body(crm=crm)), 422, "MY_DOMAIN_REQUIRED")
+    assert "My Domain" in body["detail"]
+    assert "https://<mydomain>.my.salesforce.com" in body["detail"]
+    assert body["errors"][0]["loc"] == ["crm", "login_url"]
+    created = (await api.post("/api/v1/connections", connection_body())).json()
+    changed = await api.patch(f"/api/v1/connections/{created['id']}", {"crm": {"login_url": shared}})
+    problem(changed, 422, "MY_DOMAIN_REQUIRED")
+    # The simulators (and any My Domain) are fine.
+    for url in ("http://127.0.0.1:8102", "https://acme--uat.sandbox.my.salesforce.com"):
+        crm = {**SALESFORCE_CRM, "login_url": url}
+        assert (await api.post("/api/v1/connections", connection_body(crm=crm))).status_code == 201
+
+
+JWT_CRM = {
+    "login_url": "https://login.salesforce.com",  # the JWT bearer flow may sign in there
+    "auth": "jwt_bearer",
+    "client_id": "3MVG9-jwt-consumer-key",
+    "username": "integration@example.com",
+}
+
+
+async def test_a_jwt_bearer_connection_keeps_its_private_key_write_only(
+    api: Api, clean_db: AsyncEngine
+) -> None:
+    private_key = key_pair().private_key
+    response = await api.post(
+        "/api/v1/connections", connection_body(crm={**JWT_CRM, "private_key": private_key})
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["crm"] == {**JWT_CRM, "api_version": "v62.0"}
+    assert created["credentials_set"] == ["private_key"]
+    key_line = private_key.splitlines()[1]
+    assert key_line not in response.text
+    row = await raw_connection(clean_db, created["id"])
+    assert key_line not in " ".join(str(v) for v in row.values())  # encrypted at rest
+    assert SecretBox(TEST_SECRET_KEY).open(row["secrets_encrypted"]) == {"private_key": private_key}
+    # Back to client credentials: the key is dropped with the flow, and My Domain is asked for again.
+    back = {"auth": "client_credentials", "client_secret": "s3cret-value"}
+    problem(await api.patch(f"/api/v1/connections/{created['id']}", {"crm": back}), 422, "MY_DOMAIN_REQUIRED")
+    back["login_url"] = "https://mycompany.my.salesforce.com"
+    changed = await api.patch(f"/api/v1/connections/{created['id']}", {"crm": back})
+    assert changed.json()["credentials_set"] == ["client_secret"]
+    assert "username" not in changed.json()["crm"]
+
+
+@pytest.mark.parametrize(
+    ("crm", "loc"),
+    [
+        (JWT_CRM, ["body", "crm", "salesforce", "private_key"]),  # "Field required"
+        ({**JWT_CRM, "private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"},
+         ["body", "crm", "salesforce", "private_key"]),
+        ({**SALESFORCE_CRM, "auth": "password"}, ["body", "crm", "salesforce", "auth"]),
+        ({**JWT_CRM, "private_key": key_pair().private_key, "audience": "login.salesforce.com"},
+         ["body", "crm", "salesforce", "audience"]),
+    ],
+)  # fmt: skip
+async def test_jwt_bearer_settings_are_checked(api: Api, crm: dict[str, Any], loc: list[str]) -> None:
+    body = problem(await api.post("/api/v1/connections", connection_body(crm=crm)), 422, "VALIDATION_FAILED")
+    assert [e["loc"] for e in body["errors"]] == [loc]
+    assert "nope" not in str(body)
 
 
 async def test_names_are_unique(api: Api) -> None:

@@ -14,6 +14,7 @@ from app.signing import generate_secret
 from tests.api.operator.conftest import Api, add_delivery, add_event
 from tests.api.operator.test_roles import operator_routes
 from tests.factories import crm_call_event, signed
+from tests.jwt_keys import key_pair
 
 CLOSED_PORT = "http://127.0.0.1:9"  # the connection test fails fast here instead of calling the internet
 
@@ -40,7 +41,11 @@ async def test_no_secret_reaches_answers_logs_or_the_audit_log(
         "viewer_key": api.keys["viewer"],
         "operator_key": api.keys["operator"],
         "guessed_key": "brk_LEAKCHECK-guessed-key-4444",
+        "bad_private_key": "LEAKCHECK-not-a-key-5555",
     }
+    private_key = key_pair("leak-check").private_key
+    # Any line of the key's body would be a leak; the longest ones are unique to it.
+    secrets |= {f"private_key_line_{i}": line for i, line in enumerate(private_key.splitlines()[1:-1][:3])}
     shown_once: dict[str, str] = {}  # secrets the bridge shows exactly once, in the answer that made them
     answers: list[str] = []
 
@@ -52,6 +57,7 @@ async def test_no_secret_reaches_answers_logs_or_the_audit_log(
         "name": "Leak check SF", "platform": "salesforce", "active": True,
         "crm": {"login_url": CLOSED_PORT, "client_id": "cid", "client_secret": secrets["client_secret"]},
     })  # fmt: skip
+    assert sf.status_code == 201, sf.text
     shown_once["generated_webhook_secret"] = sf.json()["webhook_secret"]
     vault = await keep(await api.post("/api/v1/connections", {
         "name": "Leak check Vault", "platform": "vault", "webhook_secret": secrets["given_webhook_secret"],
@@ -78,6 +84,26 @@ async def test_no_secret_reaches_answers_logs_or_the_audit_log(
             {"crm": {"login_url": "ftp://x", "client_secret": secrets["client_secret"]}},
         )
     )
+    # A refused key (not RSA, and not even PEM) is named in the answer but never quoted.
+    bad_key = f"-----BEGIN PRIVATE KEY-----\n{secrets['bad_private_key']}\n-----END PRIVATE KEY-----\n"
+    refused = await keep(
+        await api.patch(
+            f"/api/v1/connections/{connection_id}",
+            {"crm": {"auth": "jwt_bearer", "username": "bridge@crm.example", "private_key": bad_key}},
+        )
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["crm", "private_key"]
+    # From here on the connection signs in with the JWT bearer flow: the routes below (its test among
+    # them) load and use the private key.
+    switched = await keep(
+        await api.patch(
+            f"/api/v1/connections/{connection_id}",
+            {"crm": {"auth": "jwt_bearer", "username": "bridge@crm.example", "private_key": private_key}},
+        )
+    )
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["credentials_set"] == ["private_key"]
     await keep(
         await api.client.get(
             "/api/v1/settings", headers={"Authorization": f"Bearer {secrets['guessed_key']}"}

@@ -89,7 +89,7 @@ async def test_the_other_control_routes_have_examples(anon: httpx.AsyncClient) -
     document = (await anon.get("/_sim/openapi.json")).json()
     schemas = document["components"]["schemas"]
     assert {"error_rate": 0.2, "seed": 7} in schemas["SalesforceFaultSettings"]["examples"]
-    for name in ("WebhookConfig", "ClientConfig", "LimitsConfig", "NewUser"):
+    for name in ("WebhookConfig", "ClientConfig", "JwtClientConfig", "LimitsConfig", "NewUser"):
         assert schemas[name]["examples"], name
     switch = document["paths"]["/_sim/picklists/{sobject}/{field}/{value}"]["delete"]["description"]
     assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" in switch

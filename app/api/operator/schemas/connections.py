@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 from app.services.connection_settings import SalesforceCrm, VaultCrm
 
-_VAULT_KEYS = frozenset({"vault_url", "username", "password", "vault_id"})
+# Keys only Vault CRM settings have (``username`` is also Salesforce's, for the JWT bearer flow).
+_VAULT_KEYS = frozenset({"vault_url", "password", "vault_id"})
 
 
 def _crm_kind(value: Any) -> str | None:
@@ -37,7 +38,7 @@ SALESFORCE_EXAMPLE: dict[str, Any] = {
     "name": "EU Medical CRM",
     "platform": "salesforce",
     "crm": {
-        "login_url": "https://login.salesforce.com",
+        "login_url": "https://mycompany.my.salesforce.com",
         "client_id": "3MVG9…",
         "client_secret": "…",
         "api_version": "v62.0",
@@ -114,7 +115,11 @@ class ConnectionOut(BaseModel):
     crm: dict[str, Any] = Field(
         description="CRM settings without secrets",
         examples=[
-            {"login_url": "https://login.salesforce.com", "client_id": "3MVG9…", "api_version": "v62.0"}
+            {
+                "login_url": "https://mycompany.my.salesforce.com",
+                "client_id": "3MVG9…",
+                "api_version": "v62.0",
+            }
         ],
     )
     credentials_set: list[str] = Field(
