@@ -169,20 +169,37 @@ def test_vql_pages_past_the_first_page(vault: VaultClient, state: VaultState) ->
     assert len(records) == 7
 
 
-def test_deleted_record_ids(vault: VaultClient, state: VaultState, clock: Clock) -> None:
-    created = create(vault, "study__v", [{"name__v": f"Doomed {i}"} for i in range(2)])
+def test_create_from_csv_as_veevatools_sends_by_default(vault: VaultClient) -> None:
+    csv_rows = 'name__v,external_id__v,study_status__v\n"Study, with a comma",ST-C,active__v\nStudy D,ST-D,\n'
+
+    created = ObjectService(vault).create_object_records("study__v", csv_rows, accept="application/json")
+
+    assert [row["responseStatus"] for row in created["data"]] == ["SUCCESS", "SUCCESS"]
+    found = QueryService(vault).bulk_query("SELECT name__v, study_status__v FROM study__v ORDER BY name__v")
+    assert [(r["name__v"], r["study_status__v"]) for r in found["data"]] == [
+        ("Study D", None),
+        ("Study, with a comma", ["active__v"]),
+    ]
+
+
+def test_delete_through_the_api_and_read_the_deleted_ids(
+    vault: VaultClient, state: VaultState, clock: Clock
+) -> None:
+    created = create(vault, "study__v", [{"name__v": f"Doomed {i}"} for i in range(3)])
     ids = [row["data"]["id"] for row in created["data"]]
     clock.advance(minutes=5)
-    for record_id in ids:
-        state.user_delete("study__v", record_id)
+    objects = ObjectService(vault)
 
-    deleted = ObjectService(vault).crud.retrieve_deleted_object_record_id(
+    deleted_by_api = objects.delete_object_records("study__v", f"id\n{ids[0]}\n{ids[1]}\n0ST000000009999\n")
+    state.user_delete("study__v", ids[2])  # and one by a person in the vault
+    deleted = objects.crud.retrieve_deleted_object_record_id(
         "study__v", start_date="2026-11-20T10:01:00Z", end_date="2026-11-20T11:00:00Z"
     )
-    too_early = ObjectService(vault).crud.retrieve_deleted_object_record_id(
-        "study__v", end_date="2026-11-20T10:01:00Z"
-    )
+    too_early = objects.crud.retrieve_deleted_object_record_id("study__v", end_date="2026-11-20T10:01:00Z")
 
+    assert [row["responseStatus"] for row in deleted_by_api["data"]] == ["SUCCESS", "SUCCESS", "FAILURE"]
+    assert deleted_by_api["data"][0]["data"]["id"] == ids[0]
+    assert objects.retrieve_object_record("study__v", ids[0])["responseStatus"] == "FAILURE"
     assert deleted["responseStatus"] == "SUCCESS"
     assert sorted(d["id"] for d in deleted["data"]) == sorted(ids)
     assert {d["date_deleted"] for d in deleted["data"]} == {"2026-11-20T10:05:00Z"}
