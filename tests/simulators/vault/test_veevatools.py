@@ -165,6 +165,9 @@ def test_vql_pages_past_the_first_page(vault: VaultClient, state: VaultState) ->
     assert [r["name__v"] for r in everything["data"]] == [f"Study {i}" for i in range(7)]
     assert everything["responseDetails"]["total"] == 7
     assert len(state.calls.matching("GET", "/query/")) == 2  # pages two and three, by next_page
+    described = everything["queryDescribe"]  # veevatools asks with X-VaultAPI-DescribeQuery: true
+    assert described["object"]["name"] == "study__v"
+    assert [(f["name"], f["type"]) for f in described["fields"]] == [("id", "id"), ("name__v", "String")]
     records = list(QueryService(vault).records("SELECT name__v FROM study__v ORDER BY name__v"))
     assert len(records) == 7
 
