@@ -146,3 +146,16 @@ async def validate_session_user(v: str, request: Request, state: StateDep) -> Re
             ],
         }
     )
+
+
+@router.post("/api/{v}/keep-alive")
+async def keep_alive(session: SessionDep) -> Response:
+    """Session Keep Alive: checking the session already restarted its idle timer."""
+    return r.vault_json({"responseStatus": "SUCCESS"})
+
+
+@router.delete("/api/{v}/session")
+async def end_session(session: SessionDep, state: StateDep) -> Response:
+    """End Session: this session only; the user's other sessions stay."""
+    state.sessions.pop(session.session_id, None)
+    return r.vault_json({"responseStatus": "SUCCESS"})

@@ -131,6 +131,20 @@ def test_an_expired_session_is_renewed_by_the_client(vault: VaultClient, state: 
     assert vault.sessionId != before
 
 
+def test_keep_alive_and_end_session(vault: VaultClient, state: VaultState, clock: Clock) -> None:
+    session_id = vault.sessionId
+    assert session_id is not None
+    clock.advance(minutes=15)  # the vault's idle timeout is 20 minutes
+    assert vault.session_keep_alive()["responseStatus"] == "SUCCESS"
+    clock.advance(minutes=15)
+    assert state.session(session_id) is not None  # kept alive
+
+    assert AuthenticationService(vault).logout()["responseStatus"] == "SUCCESS"
+
+    assert vault.sessionId is None
+    assert state.session(session_id) is None
+
+
 def test_create_and_read_by_id(vault: VaultClient) -> None:
     created = create(vault, "study__v", [{"name__v": "Study A", "external_id__v": "ST-A"}])
 
