@@ -118,6 +118,7 @@ async def test_api_versions_need_a_session_and_list_each_served_version(vault: V
         "responseStatus": "SUCCESS",
         "values": {v: f"http://vault.test/api/{v}" for v in ("v24.2", "v24.3", "v25.1", "v25.2", "v25.3")},
     }
+    assert [c.path for c in vault.state.calls.matching("GET")] == ["/api", "/api/"]  # logged like any call
 
 
 async def test_auth_type_discovery(vault: Vault) -> None:
