@@ -34,11 +34,12 @@ class ApiGate:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith("/api/"):
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
             await self.app(scope, receive, send)
             return
         state = self.state
-        path, method = str(scope["path"]), str(scope["method"])
+        method = str(scope["method"])
         headers = _header_map(scope)
         decision = state.faults.decide()
         burst_headers = await self._burst(counts=not path.endswith("/auth"))

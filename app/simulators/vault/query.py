@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from app.simulators.vault import responses as r
 from app.simulators.vault import vql, vql_run
 from app.simulators.vault.auth import SessionDep, StateDep
+from app.simulators.vault.schema import FieldType
 from app.simulators.vault.state import QueryCursor, VaultState
 
 router = APIRouter()
@@ -36,7 +37,10 @@ async def submit_query(v: str, request: Request, state: StateDep, session: Sessi
     cursor_id = str(uuid.uuid4())
     _forget_stale(state)
     state.cursors[cursor_id] = QueryCursor(rows, page_size, state.clock())
-    return _page(state, v, cursor_id, page_size, query.page_offset)
+    page = _page(state, v, cursor_id, page_size, query.page_offset)
+    if request.headers.get("x-vaultapi-describequery", "").lower() == "true":
+        page["queryDescribe"] = _describe(state, query)
+    return r.vault_json(page)
 
 
 @router.post("/api/{v}/query/{cursor_id}")
@@ -51,10 +55,34 @@ async def next_page(
     cursor.last_used = state.clock()
     size = _int(request.query_params.get("pagesize"), cursor.page_size)
     offset = _int(request.query_params.get("pageoffset"), 0)
-    return _page(state, v, cursor_id, min(size, state.config.query_page_size), offset)
+    return r.vault_json(_page(state, v, cursor_id, min(size, state.config.query_page_size), offset))
 
 
-def _page(state: VaultState, v: str, cursor_id: str, size: int, offset: int) -> Response:
+def _describe(state: VaultState, query: vql.Query) -> dict[str, Any]:
+    """``X-VaultAPI-DescribeQuery: true``: the query target and each selected field's static metadata."""
+    schema = state.object_schema(query.target)
+    described: dict[str, Any] = {"type": "select__sys"}
+    if schema is None:
+        return described
+    described["object"] = {"name": schema.name, "label": schema.label, "label_plural": schema.label_plural}
+    fields: list[dict[str, Any]] = []
+    for name in query.fields:
+        f = schema.field(name)
+        if f is None:  # a relationship path or function: named, without metadata
+            fields.append({"name": name})
+        elif f.type is FieldType.ID:
+            fields.append({"type": "id", "required": True, "name": name})
+        else:
+            meta: dict[str, Any] = {"label": f.label or name, "type": f.type.value, "required": f.required}
+            meta["name"] = name
+            if f.max_length is not None:
+                meta["max_length"] = f.max_length
+            fields.append(meta)
+    described["fields"] = fields
+    return described
+
+
+def _page(state: VaultState, v: str, cursor_id: str, size: int, offset: int) -> dict[str, Any]:
     rows = state.cursors[cursor_id].rows
     page = rows[offset : offset + size] if size > 0 else []
     details: dict[str, Any] = {"pagesize": size, "pageoffset": offset, "size": len(page), "total": len(rows)}
@@ -65,7 +93,7 @@ def _page(state: VaultState, v: str, cursor_id: str, size: int, offset: int) -> 
         details["next_page"] = f"{base}?pagesize={size}&pageoffset={offset + size}"
     if "next_page" not in details and "previous_page" not in details:
         state.cursors.pop(cursor_id, None)  # nothing to page through: no need to keep it
-    return r.vault_json({"responseStatus": "SUCCESS", "responseDetails": details, "data": page})
+    return {"responseStatus": "SUCCESS", "responseDetails": details, "data": page}
 
 
 def _int(value: str | None, default: int) -> int:

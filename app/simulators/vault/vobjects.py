@@ -1,7 +1,9 @@
-"""Object record routes: create/upsert, update, read, object metadata and deleted record ids."""
+"""Object record routes: create/upsert, update, delete, read, object metadata and deleted record ids."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ from app.simulators.vault.auth import SessionDep, StateDep
 from app.simulators.vault.events import announce
 from app.simulators.vault.schema import ObjectSchema
 from app.simulators.vault.state import VaultState
-from app.simulators.vault.writes import WARNING, WriteMode, check_batch, write_rows
+from app.simulators.vault.writes import WARNING, WriteMode, check_batch, delete_record, write_rows
 
 router = APIRouter()
 
@@ -26,18 +28,38 @@ def _object(state: VaultState, name: str) -> ObjectSchema:
     return schema
 
 
-async def _json_rows(request: Request) -> Any:
+async def _rows(request: Request) -> Any:
+    """The records of a write: a JSON array, or CSV (RFC 4180, a header row of field names) as Vault takes.
+
+    A CSV cell is text (the field's type reads it, as it does JSON strings); an empty cell is no value.
+    """
+    body = await request.body()
     if request.headers.get("content-type", "").startswith("text/csv"):
-        raise r.VaultError(
-            r.INVALID_DATA, "CSV input is not supported by this simulator; send application/json"
-        )
-    try:
-        rows = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise r.VaultError(r.INVALID_DATA, "The request body is not valid JSON") from None
+        rows: Any = _csv_rows(body)
+    else:
+        try:
+            rows = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise r.VaultError(r.INVALID_DATA, "The request body is not valid JSON") from None
     if isinstance(rows, list):
         request.state.vault_records = len(rows)  # the gate logs the batch size
     return rows
+
+
+def _csv_rows(body: bytes) -> list[dict[str, str | None]]:
+    try:
+        table = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""), strict=True))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise r.VaultError(r.INVALID_DATA, f"The CSV input is not valid UTF-8 CSV: {exc}") from None
+    if not table or not any(table[0]):
+        raise r.VaultError(r.INVALID_DATA, "The CSV input has no header row of field names")
+    header, lines = table[0], [line for line in table[1:] if line]
+    for number, line in enumerate(lines, start=2):
+        if len(line) != len(header):
+            raise r.VaultError(
+                r.INVALID_DATA, f"CSV line {number} has {len(line)} values; the header names {len(header)}"
+            )
+    return [{name: cell or None for name, cell in zip(header, line, strict=True)} for line in lines]
 
 
 async def _write(
@@ -50,7 +72,7 @@ async def _write(
     id_param: str | None,
 ) -> Response:
     schema = _object(state, object_name)
-    rows = check_batch(state, schema, await _json_rows(request), id_param, mode)
+    rows = check_batch(state, schema, await _rows(request), id_param, mode)
     results = write_rows(state, schema, rows, mode, id_param, actor)
     for result in results:
         if result.change is not None:
@@ -86,6 +108,34 @@ async def update(
 ) -> Response:
     id_param = request.query_params.get("idParam") or None
     return await _write(request, state, session.user_id, v, object_name, WriteMode.UPDATE, id_param)
+
+
+@router.delete("/api/{v}/vobjects/{object_name}")
+async def delete_records(
+    v: str, object_name: str, request: Request, state: StateDep, session: SessionDep
+) -> Response:
+    """Delete Object Records: each row names its record by ``id``, or by the unique field ``idParam`` names."""
+    schema = _object(state, object_name)
+    id_param = request.query_params.get("idParam") or None
+    rows = check_batch(state, schema, await _rows(request), id_param, WriteMode.UPDATE)
+    key = id_param or "id"
+    records_url = f"/api/{v}/vobjects/{object_name}"
+    results: list[dict[str, Any]] = []
+    for row in rows:
+        value = row.get(key) if isinstance(row, dict) else None
+        record = None if value in (None, "") else state.find(object_name, key, value)
+        if record is None:
+            message = f"Invalid value [{value}] for [{key}]: no such record of [{object_name}]"
+            results.append({"responseStatus": "FAILURE", "errors": [r.error(r.INVALID_DATA, message)]})
+            continue
+        change = delete_record(state, object_name, record["id"])
+        if change is not None:
+            announce(state, change, via="api")
+        record_id = record["id"]
+        results.append(
+            {"responseStatus": "SUCCESS", "data": {"id": record_id, "url": f"{records_url}/{record_id}"}}
+        )
+    return r.vault_json({"responseStatus": "SUCCESS", "data": results})
 
 
 @router.get("/api/{v}/vobjects/{object_name}/{record_id}")

@@ -104,3 +104,41 @@ async def test_unknown_api_path_is_malformed_url(vault: Vault) -> None:
 
     assert response.status_code == 404
     assert response.json()["errors"][0]["type"] == "MALFORMED_URL"
+
+
+async def test_api_versions_need_a_session_and_list_each_served_version(vault: Vault) -> None:
+    vault.state.config.min_api_version, vault.state.config.api_version = "v24.2", "v25.3"
+
+    without = await vault.client.get("/api")
+    listed = await vault.client.get("/api/", headers=vault.auth)
+
+    assert without.status_code == 200
+    assert without.json()["errors"][0]["type"] == "INVALID_SESSION_ID"
+    assert listed.json() == {
+        "responseStatus": "SUCCESS",
+        "values": {v: f"http://vault.test/api/{v}" for v in ("v24.2", "v24.3", "v25.1", "v25.2", "v25.3")},
+    }
+    assert [c.path for c in vault.state.calls.matching("GET")] == ["/api", "/api/"]  # logged like any call
+
+
+async def test_auth_type_discovery(vault: Vault) -> None:
+    known = await vault.client.post("/auth/discovery", params={"username": API_USER})
+    unknown = await vault.client.post("/auth/discovery", params={"username": "nobody@x"})
+    missing = await vault.client.post("/auth/discovery")
+
+    assert known.json()["data"] == {"auth_type": "password", "auth_profiles": []}
+    assert unknown.json()["errors"][0]["type"] == "INVALID_DATA"
+    assert missing.json()["errors"][0]["type"] == "PARAMETER_REQUIRED"
+
+
+async def test_end_session_ends_only_that_session(vault: Vault) -> None:
+    first = vault.session_id
+    await vault.login()
+    second = vault.session_id
+
+    ended = await vault.client.delete(f"/api/{V}/session", headers={"Authorization": first})
+    me = await vault.client.get(f"/api/{V}/objects/users/me", headers={"Authorization": second})
+
+    assert ended.json() == {"responseStatus": "SUCCESS"}
+    assert vault.state.session(first) is None
+    assert me.json()["users"][0]["user"]["user_name__v"] == API_USER

@@ -295,3 +295,39 @@ async def test_picklists_as_plain_strings_when_configured(vault: Vault) -> None:
     body = await vault.get(f"{ACTIVITIES}/{created['data'][0]['data']['id']}")
 
     assert body["data"]["channel__v"] == "video__v"
+
+
+async def test_csv_input_is_read_by_its_header_and_malformed_csv_is_refused(vault: Vault) -> None:
+    csv_headers = {**vault.auth, "Content-Type": "text/csv"}
+    url = f"/api/v25.2{ACTIVITIES}"
+    who = person(vault.state)["id"]
+    good = f"external_id__v,person__v,channel__v,complete__v\r\nA-1,{who},video__v,true\r\n"
+
+    created = await vault.client.post(url, content=good.encode(), headers=csv_headers)
+    ragged = await vault.client.post(url, content=b"external_id__v,channel__v\nA-2\n", headers=csv_headers)
+    empty = await vault.client.post(url, content=b"", headers=csv_headers)
+
+    assert created.json()["data"][0]["responseStatus"] == "SUCCESS"
+    assert vault.state.find("crm_activity__v", "external_id__v", "A-1")["complete__v"] is True  # type: ignore[index]
+    assert "CSV line 2 has 1 values" in ragged.json()["errors"][0]["message"]
+    assert empty.json()["errors"][0]["type"] == "INVALID_DATA"
+
+
+async def test_delete_by_id_or_by_id_param_logs_deletions(vault: Vault) -> None:
+    who = person(vault.state)["id"]
+    created = await vault.post(UPSERT, [activity("A-1", who), activity("A-2", who)])
+    first_id = created["data"][0]["data"]["id"]
+
+    response = await vault.client.request(
+        "DELETE", f"/api/v25.2{ACTIVITIES}", json=[{"id": first_id}, {"id": "nope"}], headers=vault.auth
+    )
+    by_key = await vault.client.request(
+        "DELETE", f"/api/v25.2{UPSERT}", json=[{"external_id__v": "A-2"}], headers=vault.auth
+    )
+
+    assert [d["responseStatus"] for d in response.json()["data"]] == ["SUCCESS", "FAILURE"]
+    assert response.json()["data"][1]["errors"][0]["type"] == "INVALID_DATA"
+    assert by_key.json()["data"][0]["responseStatus"] == "SUCCESS"
+    assert vault.state.records.get("crm_activity__v") == {}
+    assert {d.object for d in vault.state.deletions} == {"crm_activity__v"}
+    assert len(vault.state.deletions) == 2
