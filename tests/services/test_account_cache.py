@@ -4,10 +4,8 @@ person again and delivers to the surviving account, instead of a dead letter a r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -15,28 +13,8 @@ from app.context import Resources
 from app.models import utcnow
 from app.services import record_timeline
 from app.services.delivery.engine import drain_lane
-from app.worker.queue import InProcessQueue
-from tests.conftest import make_settings
-from tests.e2e.harness import World, account, activity, interactions, person, simulated_world, study
-from tests.services.test_pipeline import PARTITIONS, changed, plan_and_drain, store
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    with simulated_world() as world:
-        yield world
-
-
-@pytest.fixture
-async def resources(clean_db: AsyncEngine, pg_url: str, world: World) -> AsyncIterator[Resources]:
-    settings = make_settings(pg_url, connection_concurrency=PARTITIONS, **world.settings_values())
-    res = await Resources.open(settings, InProcessQueue({"deliver_lane": _by_hand}))
-    yield res
-    await res.close()
-
-
-async def _by_hand(_ctx: object, _lane: str) -> None:
-    """The retry's wake-up: this test drains the lane itself, when it says time has passed."""
+from tests.e2e.harness import World, account, activity, interactions, person, study
+from tests.services.test_pipeline import changed, plan_and_drain, store
 
 
 async def cached_account(engine: AsyncEngine) -> str | None:

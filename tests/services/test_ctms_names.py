@@ -4,19 +4,15 @@ planned, and a phase value the vault has of its own is mapped as the override sa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.context import Resources
 from app.models import Connection, GlobalSettings, InboxEvent
 from app.services import planning, settings_admin
-from app.worker.queue import InProcessQueue
-from tests.conftest import make_settings
-from tests.e2e.harness import World, simulated_world, study
-from tests.services.test_pipeline import PARTITIONS, plan_and_drain, store
+from tests.e2e.harness import World, study
+from tests.services.test_pipeline import plan_and_drain, store
 
 RENAMED = {"activity": {"object": "clinical_interaction__c"}}
 
@@ -37,20 +33,6 @@ def test_an_activity_object_the_vault_names_otherwise_is_planned() -> None:
     code, _why = planning.ignore_reason(event("crm_activity__v"), active, {"conn_a": active[0]}, settings)
     assert code == "OBJECT_NOT_SYNCED"
     assert planning.plan_ctms(event("crm_activity__v"), active, GlobalSettings()) != []  # the default
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    with simulated_world() as world:
-        yield world
-
-
-@pytest.fixture
-async def resources(clean_db: AsyncEngine, pg_url: str, world: World) -> AsyncIterator[Resources]:
-    settings = make_settings(pg_url, connection_concurrency=PARTITIONS, **world.settings_values())
-    res = await Resources.open(settings, InProcessQueue({}))
-    yield res
-    await res.close()
 
 
 def study_event(record: dict[str, Any]) -> dict[str, Any]:

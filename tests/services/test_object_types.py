@@ -5,10 +5,8 @@ types as a real vault does: a record's ``object_type__v`` is the type's id, the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,15 +15,12 @@ from app.domain.envelopes import validate_crm
 from app.services import intake
 from app.services.object_types import name_types, type_names
 from app.services.object_types import type_id as bridge_type_id
-from app.worker.queue import InProcessQueue
-from tests.conftest import make_settings
 from tests.e2e.harness import (
     World,
     account,
     activity,
     interactions,
     person,
-    simulated_world,
     study,
     type_id,
     type_name,
@@ -33,20 +28,6 @@ from tests.e2e.harness import (
 from tests.services.test_pipeline import changed, plan_and_drain, statuses, store
 
 ACTIVITY = "crm_activity__v"
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    with simulated_world() as world:
-        yield world
-
-
-@pytest.fixture
-async def resources(clean_db: AsyncEngine, pg_url: str, world: World) -> AsyncIterator[Resources]:
-    settings = make_settings(pg_url, **world.settings_values())
-    res = await Resources.open(settings, InProcessQueue({}))
-    yield res
-    await res.close()
 
 
 async def _event_status(engine: AsyncEngine, record_id: str) -> tuple[str, str | None]:

@@ -8,11 +8,9 @@ first, one call per batch) deterministically. The simulators are real HTTP serve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,23 +22,9 @@ from app.services.delivery.engine import drain_lane
 from app.worker.queue import InProcessQueue
 from tests.conftest import make_settings
 from tests.e2e.harness import World, account, activity, interactions, person, simulated_world, site, study
+from tests.services.conftest import PARTITIONS
 
-PARTITIONS = 4
 INTERACTIONS_PATH = "/composite/sobjects/Vault_Clinical_Interaction_vod__c"
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    with simulated_world() as world:
-        yield world
-
-
-@pytest.fixture
-async def resources(clean_db: AsyncEngine, pg_url: str, world: World) -> AsyncIterator[Resources]:
-    settings = make_settings(pg_url, connection_concurrency=PARTITIONS, **world.settings_values())
-    res = await Resources.open(settings, InProcessQueue({}))
-    yield res
-    await res.close()
 
 
 def changed(record: dict[str, Any], **fields: Any) -> dict[str, Any]:

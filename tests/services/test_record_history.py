@@ -8,10 +8,8 @@ replay no longer counts it), and an ignored event says why.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,24 +18,8 @@ from app.models import utcnow
 from app.repositories.deliveries_query import DeliveryFilter
 from app.services import record_timeline, replay
 from app.services.delivery.engine import NOT_SENT, drain_lane
-from app.worker.queue import InProcessQueue
-from tests.conftest import make_settings
-from tests.e2e.harness import World, account, activity, interactions, person, simulated_world, study
-from tests.services.test_pipeline import PARTITIONS, changed, plan_and_drain, store
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    with simulated_world() as world:
-        yield world
-
-
-@pytest.fixture
-async def resources(clean_db: AsyncEngine, pg_url: str, world: World) -> AsyncIterator[Resources]:
-    settings = make_settings(pg_url, connection_concurrency=PARTITIONS, **world.settings_values())
-    res = await Resources.open(settings, InProcessQueue({}))
-    yield res
-    await res.close()
+from tests.e2e.harness import World, account, activity, interactions, person, study
+from tests.services.test_pipeline import changed, plan_and_drain, store
 
 
 async def trace(resources: Resources, record_id: str) -> record_timeline.Trace:

@@ -4,30 +4,20 @@ dead-lettered with "Invalid field [External_ID_vod__c] for query target [account
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.context import Resources
-from app.worker.queue import InProcessQueue
-from tests.conftest import make_settings
 from tests.e2e.harness import World, activity, any_account, interactions, person, simulated_world, study
-from tests.services.test_pipeline import PARTITIONS, changed, plan_and_drain, statuses, store
+from tests.services.test_pipeline import changed, plan_and_drain, statuses, store
 
 
 @pytest.fixture
 def world() -> Iterator[World]:
     with simulated_world(salesforce_orgs=0, vault_crm_orgs=1) as world:
         yield world
-
-
-@pytest.fixture
-async def resources(clean_db: AsyncEngine, pg_url: str, world: World) -> AsyncIterator[Resources]:
-    settings = make_settings(pg_url, connection_concurrency=PARTITIONS, **world.settings_values())
-    res = await Resources.open(settings, InProcessQueue({}))
-    yield res
-    await res.close()
 
 
 async def test_a_vault_crm_connection_with_the_default_identifier_gets_its_interaction(

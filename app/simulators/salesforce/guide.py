@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.simulators.common.guide import teach
 from app.simulators.salesforce.schema import FieldType, ObjectDef, Schema
 
 HCP = "HCP-1001"
@@ -89,20 +90,15 @@ def install_guide(app: FastAPI, schema: Schema) -> None:
                 for method in ("post", "patch"):
                     operation = document.get("paths", {}).get(path, {}).get(method)
                     if operation is not None:
-                        _teach(operation, objects, examples if method == "post" else {})
+                        teach(operation, PICKLIST_RULE, objects, examples if method == "post" else {})
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _teach(operation: dict[str, Any], objects: str, examples: dict[str, Any]) -> None:
-    operation["description"] = (
-        operation.get("description", "")
-        + "\n\nFields each object takes (`GET /_sim/picklists/{sobject}/{field}` shows which picklist "
-        "values are active now). A value outside a restricted picklist is refused with 400 "
-        "`INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`, as the platform does.\n\n" + objects
-    )
-    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
-    if content is not None and examples:
-        content["examples"] = examples
+PICKLIST_RULE = (
+    "Fields each object takes (`GET /_sim/picklists/{sobject}/{field}` shows which picklist "
+    "values are active now). A value outside a restricted picklist is refused with 400 "
+    "`INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`, as the platform does."
+)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.simulators.common.guide import teach
 from app.simulators.vault.schema import FieldType, NameMode, ObjectSchema, SchemaRegistry
 
 STUDY, SITE, HCP = "VVT485-301", "SITE-101", "HCP-1001"
@@ -132,7 +133,7 @@ def install_guide(app: FastAPI, registry: SchemaRegistry, flavor: str) -> None:
                 for method in ("post", "patch"):
                     operation = document.get("paths", {}).get(path, {}).get(method)
                     if operation is not None:
-                        _teach(operation, objects, examples if method == "post" else {})
+                        teach(operation, PICKLIST_RULE, objects, examples if method == "post" else {})
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -142,13 +143,8 @@ def install_guide(app: FastAPI, registry: SchemaRegistry, flavor: str) -> None:
 RECORD_PATHS = ("/_sim/records/{object_name}", "/_sim/records/{object_name}/{record_id}")
 
 
-def _teach(operation: dict[str, Any], objects: str, examples: dict[str, Any]) -> None:
-    operation["description"] = (
-        operation.get("description", "")
-        + "\n\nFields each object takes (picklists list their values; `GET /_sim/picklists` shows which are "
-        "active now). A value outside a picklist is refused with 422 `INVALID_DATA` naming the valid "
-        "values.\n\n" + objects
-    )
-    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
-    if content is not None and examples:
-        content["examples"] = examples
+PICKLIST_RULE = (
+    "Fields each object takes (picklists list their values; `GET /_sim/picklists` shows which are "
+    "active now). A value outside a picklist is refused with 422 `INVALID_DATA` naming the valid "
+    "values."
+)
