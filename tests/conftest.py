@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
@@ -85,14 +86,26 @@ TABLES = (
 )
 
 
+async def _truncate(engine: AsyncEngine) -> None:
+    """TRUNCATE takes every table at once; a server still shutting down (a previous test's sweeper, say)
+    may hold one of them and wait for another, which PostgreSQL answers with a deadlock: try again."""
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError as exc:
+            if "deadlock" not in str(exc.orig) or attempt == 4:
+                raise
+            await asyncio.sleep(0.2)
+
+
 @pytest.fixture
 async def clean_db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """For tests whose work is committed by other processes (workers): empty tables before and after."""
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    await _truncate(engine)
     yield engine
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    await _truncate(engine)
 
 
 @pytest.fixture(scope="session")
@@ -147,6 +160,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "log_json": True,
         "sweeper_interval_seconds": 1.0,
         "sweeper_grace_seconds": 0.5,
+        # in-process periodic jobs fire on the cron's wall-clock marks: no Transfer run at a 5-minute mark
+        # in the middle of a test (tests run it themselves)
+        "transfer_interval_seconds": 86400,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -77,7 +77,17 @@ async def test_no_personal_data_in_any_log_line_when_the_database_drops_mid_deli
         await world.connect(clean_db, org)
         # slow CRM calls keep the worker mid-delivery while its connections are cut
         org.state.configure_faults(FaultSettings(latency_ms=40))
-        async with deployment(world, clean_db, pg_url, redis_url, log_dir=tmp_path):
+        # once the drops stop, retries come back within 2 s and work whose finish was cut off is taken
+        # back after a 5 s lease (the defaults: up to 15 min, 60 s)
+        async with deployment(
+            world,
+            clean_db,
+            pg_url,
+            redis_url,
+            log_dir=tmp_path,
+            BRIDGE_RETRY_CAP_SECONDS="2",
+            BRIDGE_LEASE_SECONDS="5",
+        ):
             vault = world.vault
             _add_creator(vault)
             person_id = person(vault, "HCP-777001", **PERSON)

@@ -34,6 +34,7 @@ class ServerThread:
             log_level=log_level,
             lifespan="on",
             access_log=False,
+            timeout_graceful_shutdown=2,  # a call a fault left hanging must not hold a stop for long
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"server-{host}:{port}", daemon=True)
