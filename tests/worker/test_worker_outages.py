@@ -82,7 +82,12 @@ async def test_the_worker_waits_out_a_postgresql_outage_and_delivers_what_was_ac
         try:
             org = world.orgs[0]
             await world.connect(engine, org, sync_studies_and_sites=False)
-            env = {"BRIDGE_WORKER_METRICS_PORT": str(port), "BRIDGE_WORKER_RECONNECT_CAP_SECONDS": "1"}
+            env = {
+                "BRIDGE_WORKER_METRICS_PORT": str(port),
+                "BRIDGE_WORKER_RECONNECT_CAP_SECONDS": "1",
+                # work whose finish the stop cut off is taken back after 5 s, not the default 60 s
+                "BRIDGE_LEASE_SECONDS": "5",
+            }
             async with (
                 deployment(world, engine, pg.url, redis_url, **env) as [worker],
                 httpx.AsyncClient() as client,
