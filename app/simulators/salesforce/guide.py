@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.simulators.common.guide import teach
+from app.simulators.common.guide import install_teaching
 from app.simulators.salesforce.schema import FieldType, ObjectDef, Schema
 
 HCP = "HCP-1001"
@@ -75,26 +75,16 @@ def _object_text(obj: ObjectDef) -> str:
 
 def install_guide(app: FastAPI, schema: Schema) -> None:
     """Add the org's object list and example bodies to the record routes of ``app``'s OpenAPI."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            objects = describe_objects(schema)
-            examples = {
-                name: {"summary": f"a {obj.label}", "value": body}
-                for name, body in EXAMPLES.items()
-                if (obj := schema.get(name)) is not None
-            }
-            for path in RECORD_PATHS:
-                for method in ("post", "patch"):
-                    operation = document.get("paths", {}).get(path, {}).get(method)
-                    if operation is not None:
-                        teach(operation, PICKLIST_RULE, objects, examples if method == "post" else {})
-            app.openapi_schema = document
-        return app.openapi_schema
+    def lesson() -> tuple[str, dict[str, Any]]:
+        examples = {
+            name: {"summary": f"a {obj.label}", "value": body}
+            for name, body in EXAMPLES.items()
+            if (obj := schema.get(name)) is not None
+        }
+        return describe_objects(schema), examples
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    install_teaching(app, RECORD_PATHS, PICKLIST_RULE, lesson)
 
 
 PICKLIST_RULE = (

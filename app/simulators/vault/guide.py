@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.simulators.common.guide import teach
+from app.simulators.common.guide import install_teaching
 from app.simulators.vault.schema import FieldType, NameMode, ObjectSchema, SchemaRegistry
 
 STUDY, SITE, HCP = "VVT485-301", "SITE-101", "HCP-1001"
@@ -115,29 +115,17 @@ def _object_text(obj: ObjectSchema) -> str:
 
 
 def install_guide(app: FastAPI, registry: SchemaRegistry, flavor: str) -> None:
-    """Add the vault's object list and one example body per object to the record routes' OpenAPI.
+    """Add the vault's object list and one example body per object to the record routes' OpenAPI."""
 
-    Routers are shared by every simulated vault, so this edits each app's generated document instead."""
-    objects = describe_objects(registry)
-    examples = {
-        name: {"summary": f"a {obj.label}", "value": body}
-        for name, body in EXAMPLES.get(flavor, {}).items()
-        if (obj := registry.get(name)) is not None
-    }
-    build = app.openapi
+    def lesson() -> tuple[str, dict[str, Any]]:
+        examples = {
+            name: {"summary": f"a {obj.label}", "value": body}
+            for name, body in EXAMPLES.get(flavor, {}).items()
+            if (obj := registry.get(name)) is not None
+        }
+        return describe_objects(registry), examples
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            for path in RECORD_PATHS:
-                for method in ("post", "patch"):
-                    operation = document.get("paths", {}).get(path, {}).get(method)
-                    if operation is not None:
-                        teach(operation, PICKLIST_RULE, objects, examples if method == "post" else {})
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    install_teaching(app, RECORD_PATHS, PICKLIST_RULE, lesson)
 
 
 RECORD_PATHS = ("/_sim/records/{object_name}", "/_sim/records/{object_name}/{record_id}")
