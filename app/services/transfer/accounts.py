@@ -19,7 +19,7 @@ from app.clients.crm import SalesforceGateway, VaultCrmGateway, safe_name
 from app.domain.dates import format_vault_datetime
 from app.domain.names import CrmNames
 from app.models import AccountMatch, Connection
-from app.services.transfer.catchup import Caught, salesforce_deleted
+from app.services.transfer.catchup import Caught, read_by_platform, salesforce_deleted
 
 
 def account_key(connection: Connection) -> str:
@@ -36,13 +36,10 @@ async def refresh_account_matches(
     now: datetime,
 ) -> Caught:
     got = Caught(account_key(connection), f"{connection.id}/{names.account.object}", now)
-    if isinstance(gateway, SalesforceGateway):
-        changed, deleted, covered = await _salesforce(gateway, names, identifier_field, since, now)
-        got.until = min(now, covered)
-    elif isinstance(gateway, VaultCrmGateway):
-        changed, deleted = await _vault_crm(gateway, names, identifier_field, since)
-    else:
-        raise TypeError(f"no account catch-up for {type(gateway).__name__}")
+    changed, deleted, covered = await read_by_platform(
+        gateway, _salesforce, _vault_crm, names, identifier_field, since, now
+    )
+    got.until = min(now, covered)
     account_ids = sorted({a for a, _ in changed} | set(deleted))
     identifiers = sorted({v for _, v in changed if v})
     if account_ids or identifiers:

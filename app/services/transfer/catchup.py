@@ -3,9 +3,10 @@ it through the webhook path. Whatever a sender never delivered arrives here, at 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,8 @@ from app.domain.names import CrmNames, CtmsNames
 from app.models import Connection, GlobalSettings
 from app.services.transfer.feed import feed_crm, feed_ctms
 
+A = TypeVar("A")
+B = TypeVar("B")
 SALESFORCE_MIN_WINDOW = timedelta(minutes=2)  # its updated/deleted windows must span more than a minute
 SALESFORCE_MAX_DAYS = 29
 
@@ -126,13 +129,10 @@ async def catch_up_crm(
 ) -> Caught:
     """Calls sent to Vault Clinical (changed since `since`) and deleted calls of one connection."""
     got = Caught(f"crm:{connection.id}:{names.call.object}", f"{connection.id}/{names.call.object}", now)
-    if isinstance(gateway, SalesforceGateway):
-        sent, deleted, covered = await _salesforce(gateway, names, identifier_field, since, now)
-        got.until = min(now, covered)  # deletions after latestDateCovered come in a later answer
-    elif isinstance(gateway, VaultCrmGateway):
-        sent, deleted = await _vault_crm(gateway, names, identifier_field, since)
-    else:
-        raise TypeError(f"no catch-up for {type(gateway).__name__}")
+    sent, deleted, covered = await read_by_platform(
+        gateway, _salesforce, _vault_crm, names, identifier_field, since, now
+    )
+    got.until = min(now, covered)  # deletions after latestDateCovered come in a later answer
     async with sessions() as session, session.begin():
         for record in sent:
             _count(got, await feed_crm(session, connection.id, "crm.call.sent_to_vault", {"record": record}))
@@ -145,6 +145,27 @@ async def catch_up_crm(
             )
     got.seen = len(sent) + len(deleted)
     return got
+
+
+async def read_by_platform(
+    gateway: Any,
+    salesforce: Callable[
+        [SalesforceGateway, CrmNames, str, datetime, datetime], Awaitable[tuple[A, B, datetime]]
+    ],
+    vault_crm: Callable[[VaultCrmGateway, CrmNames, str, datetime], Awaitable[tuple[A, B]]],
+    names: CrmNames,
+    identifier: str,
+    since: datetime,
+    now: datetime,
+) -> tuple[A, B, datetime]:
+    """One CRM source's changes and deletions, read the platform's way, and the time they are covered up
+    to (a vault answers up to now; Salesforce's deleted/ may cover less)."""
+    if isinstance(gateway, SalesforceGateway):
+        return await salesforce(gateway, names, identifier, since, now)
+    if isinstance(gateway, VaultCrmGateway):
+        changed, deleted = await vault_crm(gateway, names, identifier, since)
+        return changed, deleted, now
+    raise TypeError(f"no catch-up for {type(gateway).__name__}")
 
 
 def _relationship(field_name: str) -> str:
