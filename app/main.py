@@ -17,6 +17,7 @@ from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.webhooks import crm as crm_webhooks
 from app.api.webhooks import ctms as ctms_webhooks
+from app.api.webhooks import spark as spark_webhooks
 from app.config import Settings
 from app.context import Resources
 from app.logging import configure_logging, get_logger
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyReadTimeoutMiddleware, timeout_seconds=settings.body_read_timeout_seconds)
     app.include_router(health.router)
     app.include_router(ctms_webhooks.router)
+    app.include_router(spark_webhooks.router)
     app.include_router(crm_webhooks.router)
     app.include_router(operator_api.router)
     app.include_router(console.router)

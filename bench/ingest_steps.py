@@ -31,6 +31,7 @@ from app.logging import configure_logging, get_logger
 from app.repositories.inbox_store import NewEvent
 from app.repositories.inbox_writer import InboxWriter
 from app.services import wakeups
+from app.services.intake import new_event as make_event
 from app.worker.queue import ArqQueue
 from bench.common import bench_database, machine, redis_database, table
 from bench.events import activity_event
@@ -59,16 +60,8 @@ async def measure(
     body = orjson.dumps(document).decode()
 
     def new_event(webhook_id: str) -> NewEvent:
-        return NewEvent(
-            sender="ctms",
-            webhook_id=webhook_id,
-            source="ctms",
-            connection_id=None,
-            type=fields.type,
-            object=fields.object,
-            record_id=fields.record_id,
-            source_modified_at=fields.source_modified_at,
-            payload_json=body,
+        return make_event(
+            fields, sender="ctms", webhook_id=webhook_id, source="ctms", connection_id=None, payload_json=body
         )
 
     def alone(prefix: str) -> Step:

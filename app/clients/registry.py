@@ -16,6 +16,7 @@ from app.clients.errors import PermanentError
 from app.clients.salesforce import CLIENT_CREDENTIALS, SalesforceClient, SalesforceCredentials
 from app.clients.throttle import LocalGate, ThrottleGate, crm_target, ctms_target
 from app.clients.vault import VaultClient, VaultCredentials
+from app.clients.vault_certificates import CertificateCache
 from app.config import Settings
 from app.crypto import SecretBox
 
@@ -27,6 +28,7 @@ class ClientRegistry:
         self.gate: ThrottleGate = gate or LocalGate()  # one per process: every client shares its pauses
         self._ctms: VaultClient | None = None
         self._crm: dict[str, tuple[datetime, CrmGateway]] = {}
+        self._certificates: CertificateCache | None = None
 
     def ctms(self) -> VaultClient:
         if self._ctms is None:
@@ -45,6 +47,15 @@ class ClientRegistry:
             )
             self._ctms = VaultClient(self._http, creds, target=ctms_target(), gate=self.gate)
         return self._ctms
+
+    def spark_certificates(self) -> CertificateCache:
+        """The CTMS vault's Spark signing certificates (no sign-in needed to fetch them)."""
+        if self._certificates is None:
+            s = self._settings
+            if not s.vault_url:
+                raise PermanentError("CTMS_NOT_CONFIGURED", "set BRIDGE_VAULT_URL to receive Spark messages")
+            self._certificates = CertificateCache(self._http, s.vault_url, s.vault_api_version)
+        return self._certificates
 
     def crm(self, connection: Any) -> CrmGateway:
         """The gateway for a Connection row (duck-typed to keep clients free of model imports)."""

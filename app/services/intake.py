@@ -12,10 +12,34 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.envelopes import StoredFields
 from app.repositories.inbox_store import NewEvent, store_many
 from app.repositories.inbox_writer import EventUnstorable, StoreUnavailable
 
-__all__ = ["EventUnstorable", "NewEvent", "StoreUnavailable", "store_event"]
+__all__ = ["EventUnstorable", "NewEvent", "StoreUnavailable", "new_event", "store_event"]
+
+
+def new_event(
+    fields: StoredFields,
+    *,
+    sender: str,
+    webhook_id: str,
+    source: str,
+    connection_id: str | None,
+    payload_json: str,
+) -> NewEvent:
+    """The row for an event whose envelope gave ``fields``; ``payload_json`` is what is kept (valid JSON)."""
+    return NewEvent(
+        sender=sender,
+        webhook_id=webhook_id,
+        source=source,
+        connection_id=connection_id,
+        type=fields.type,
+        object=fields.object,
+        record_id=fields.record_id,
+        source_modified_at=fields.source_modified_at,
+        payload_json=payload_json,
+    )
 
 
 async def store_event(

@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,9 @@ from starlette.testclient import TestClient
 from app.db import create_engine
 from app.main import create_app
 from app.signing import generate_secret
+from app.simulators.common.server import ServerThread
+from app.simulators.vault import create_vault_app
+from app.simulators.vault.spark import signed_spark_headers
 from tests.conftest import TEST_CTMS_SECRET, make_settings
 from tests.factories import add_connection, signed
 
@@ -90,8 +94,12 @@ def _seed_connection(pg_url: str) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def bridge(pg_url: str, redis_server_url: str) -> Iterator[Bridge]:
     connection_id, secret = _seed_connection(pg_url)
-    app = create_app(make_settings(pg_url, redis_url=redis_server_url, admin_api_key=ADMIN_KEY))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with ExitStack() as stack:
+        vault = stack.enter_context(ServerThread(create_vault_app(flavor="ctms")))  # Spark's certificate
+        settings = make_settings(
+            pg_url, redis_url=redis_server_url, admin_api_key=ADMIN_KEY, vault_url=vault.url, vault_id="4242"
+        )
+        client = stack.enter_context(TestClient(create_app(settings), raise_server_exceptions=False))
         keys = {"admin": ADMIN_KEY}
         for role in ("viewer", "operator"):
             response = client.post(
@@ -105,7 +113,7 @@ def bridge(pg_url: str, redis_server_url: str) -> Iterator[Bridge]:
         yield bridge
     for path, statuses in bridge.webhook_statuses.items():
         # the signing hook works: generated bodies reached the parser and some were stored
-        assert 202 in statuses, (path, statuses)
+        assert statuses & {200, 202}, (path, statuses)
 
 
 def _send(bridge: Bridge, case: Case, headers: dict[str, str] | None = None) -> Any:
@@ -150,6 +158,8 @@ def test_webhooks_answer_every_generated_signed_request_as_documented(case: Case
         case.path_parameters["connection_id"] = bridge.connection_id
         secret = bridge.connection_secret
     body, headers = _signed_case(case, secret)
+    if case.operation.path == "/webhooks/ctms/spark":  # signed as the vault signs Spark messages
+        headers = signed_spark_headers(body, "http://testserver" + case.formatted_path, vault_id=4242)
     response = bridge.client.request(case.method, case.formatted_path, content=body, headers=headers)
     bridge.webhook_statuses.setdefault(case.operation.path, set()).add(response.status_code)
     case.validate_response(response, checks=CHECKS)

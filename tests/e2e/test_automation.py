@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +27,7 @@ from app.services.delivery.automation import handle_automation
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 from app.simulators.vault.default_schemas import ctms_schema
+from app.simulators.vault.state import CtmsIntake
 from app.worker.queue import InProcessQueue
 from tests.conftest import TEST_CTMS_SECRET, make_settings
 from tests.e2e.conftest import delivery_rows, deployment
@@ -244,8 +246,9 @@ async def test_an_edit_updates_the_activity_only_when_the_event_asks_for_it(
         assert await delivery_rows(clean_db, "status = 'dead'") == []
 
 
+@pytest.mark.parametrize("ctms_intake", ["webhooks", "spark"])
 async def test_communication_log_items_follow_their_own_switch(
-    clean_db: AsyncEngine, pg_url: str, redis_url: str
+    clean_db: AsyncEngine, pg_url: str, redis_url: str, ctms_intake: CtmsIntake
 ) -> None:
     with simulated_world() as world:
         [org] = world.orgs
@@ -253,7 +256,9 @@ async def test_communication_log_items_follow_their_own_switch(
         await automation_switches(clean_db, communication_log_items=True)
         async with deployment(world, clean_db, pg_url, redis_url):
             vault = world.vault
-            vault.emitter.thin = True  # events without the record: the bridge reads each from the vault
+            # events without the record (thin webhooks, or Spark messages): the bridge reads each from the vault
+            vault.emitter.thin = True
+            vault.ctms_intake = ctms_intake
             person_id = person(vault, "HCP-000123")
             any_account(org, "HCP-000123")
             study_id = study(vault)

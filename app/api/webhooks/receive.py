@@ -6,6 +6,7 @@ event is committed. A failed enqueue still answers 202: the sweeper picks the st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +23,7 @@ from app.api.problems import Problem
 from app.context import Resources
 from app.domain.envelopes import StoredFields
 from app.logging import get_logger
-from app.services.intake import EventUnstorable, NewEvent, StoreUnavailable
+from app.services.intake import EventUnstorable, NewEvent, StoreUnavailable, new_event
 from app.signing import SignatureError, verify
 
 log = get_logger(__name__)
@@ -126,19 +127,26 @@ async def store_and_enqueue(
     fields: StoredFields,
 ) -> Accepted:
     """Store through the process's group commit; answer only from the commit that holds the row."""
-    event = NewEvent(
+    event = new_event(
+        fields,
         sender=sender,
         webhook_id=webhook_id,
         source=source,
         connection_id=connection_id,
-        type=fields.type,
-        object=fields.object,
-        record_id=fields.record_id,
-        source_modified_at=fields.source_modified_at,
         payload_json=body.decode(),  # the body as signed; parse() proved it is UTF-8 JSON
     )
+    [(event_id, new)] = await store_all(resources, source, [event])
+    if not new:
+        return Accepted(event_id=event_id, status="duplicate")
+    log.info("webhook_accepted", source=source, event_id=event_id, type=fields.type, object=fields.object)
+    return Accepted(event_id=event_id, status="accepted")
+
+
+async def store_all(resources: Resources, source: str, events: list[NewEvent]) -> list[tuple[int, bool]]:
+    """Store every event (concurrently, so one group commit takes them together); (id, new) for each, in
+    order. Answers 422 or 503 when any could not be stored: a sender's retry finds the others stored."""
     try:
-        event_id, new = await resources.inbox_writer.store(event)
+        answers = await asyncio.gather(*(resources.inbox_writer.store(e) for e in events))
     except EventUnstorable as exc:
         log.warning("webhook_unstorable", source=source, sqlstate=exc.sqlstate)
         raise reject(
@@ -155,13 +163,13 @@ async def store_and_enqueue(
                 headers={"Retry-After": "10"},
             ),
         ) from None
-    if not new:
-        metrics.WEBHOOKS.labels(source, "duplicate", "").inc()
-        return Accepted(event_id=event_id, status="duplicate")
-    resources.doorbell.ring()
-    metrics.WEBHOOKS.labels(source, "accepted", "").inc()
-    log.info("webhook_accepted", source=source, event_id=event_id, type=fields.type, object=fields.object)
-    return Accepted(event_id=event_id, status="accepted")
+    fresh = sum(1 for _, new in answers if new)
+    if fresh:
+        resources.doorbell.ring()
+        metrics.WEBHOOKS.labels(source, "accepted", "").inc(fresh)
+    if fresh < len(answers):
+        metrics.WEBHOOKS.labels(source, "duplicate", "").inc(len(answers) - fresh)
+    return answers
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,7 +53,22 @@ class WebhookEmitter:
         """Schedule delivery in the background; the simulated system does not wait for the bridge."""
         if not self.enabled or self.target is None:
             return
-        task = asyncio.get_running_loop().create_task(self._send(self.target, type_, data, path_suffix))
+        secret, msg_id = self.target.secret, f"msg_{uuid.uuid4().hex}"
+        body = self.envelope(type_, data)
+
+        def request(attempt: int) -> tuple[bytes, dict[str, str]]:
+            return body, signed_headers(secret, msg_id, int(time.time()), body)
+
+        self.post(self.target.url.rstrip("/") + path_suffix, type_, msg_id, request)
+
+    def post(
+        self, url: str, type_: str, msg_id: str, request: Callable[[int], tuple[bytes, dict[str, str]]]
+    ) -> None:
+        """Send in the background what ``request(attempt)`` builds (body and headers, signed afresh for each
+        attempt); other outbound formats (Vault's Spark messages) use this for the same retries and log."""
+        if not self.enabled:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(url, type_, msg_id, request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -61,15 +77,14 @@ class WebhookEmitter:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _send(self, target: WebhookTarget, type_: str, data: dict[str, Any], path_suffix: str) -> None:
-        msg_id = f"msg_{uuid.uuid4().hex}"
-        body = self.envelope(type_, data)
-        url = target.url.rstrip("/") + path_suffix
+    async def _send(
+        self, url: str, type_: str, msg_id: str, request: Callable[[int], tuple[bytes, dict[str, str]]]
+    ) -> None:
         status: int | None = None
         attempts = 0
         async with httpx.AsyncClient(transport=self.transport, timeout=10.0) as client:
             for attempts in range(1, self.max_attempts + 1):
-                headers = signed_headers(target.secret, msg_id, int(time.time()), body)
+                body, headers = request(attempts)
                 try:
                     response = await client.post(url, content=body, headers=headers)
                     status = response.status_code

@@ -16,7 +16,7 @@ from app.simulators.common.calllog import ApiCall
 from app.simulators.common.emitter import EmittedEvent
 from app.simulators.common.faults import FaultSettings
 from app.simulators.vault.auth import StateDep
-from app.simulators.vault.state import RecordRejected, VaultState
+from app.simulators.vault.state import CtmsIntake, RecordRejected, VaultState
 
 router = APIRouter(prefix="/_sim", tags=["simulator admin"])
 T = TypeVar("T")
@@ -37,6 +37,9 @@ class WebhookSettings(BaseModel):
     thin: bool = False
     enabled: bool = True
     connection_id: str | None = None  # crm flavor
+    intake: CtmsIntake | None = (
+        None  # ctms flavor: "webhooks" (Standard Webhooks) or "spark" (Spark messages)
+    )
 
 
 class WebhookView(BaseModel):
@@ -45,6 +48,7 @@ class WebhookView(BaseModel):
     thin: bool
     enabled: bool
     connection_id: str | None
+    intake: CtmsIntake
 
 
 @router.get("/faults")
@@ -164,6 +168,7 @@ async def get_webhook(state: StateDep) -> WebhookView:
         thin=state.emitter.thin,
         enabled=state.emitter.enabled,
         connection_id=state.config.crm_connection_id,
+        intake=state.ctms_intake,
     )
 
 
@@ -176,6 +181,7 @@ async def put_webhook(settings: WebhookSettings, state: StateDep) -> WebhookView
             thin=settings.thin,
             enabled=settings.enabled,
             connection_id=settings.connection_id,
+            intake=settings.intake,
         )
     )
     return await get_webhook(state)

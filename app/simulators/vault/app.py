@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.docs import install_docs
-from app.simulators.vault import admin, auth, query, vobjects
+from app.simulators.vault import admin, auth, certificates, query, vobjects
 from app.simulators.vault import responses as r
 from app.simulators.vault.gate import ApiGate
 from app.simulators.vault.guide import install_guide
@@ -30,7 +30,7 @@ def create_vault_app(state: VaultState | None = None, *, flavor: Flavor | None =
     )
     install_docs(app, prefix="/_sim")
     app.state.vault = state
-    for module in (auth, vobjects, query, admin):
+    for module in (auth, vobjects, query, certificates, admin):
         app.include_router(module.router)
     install_guide(app, state.registry, state.config.flavor)
     app.add_exception_handler(r.VaultError, _vault_error)

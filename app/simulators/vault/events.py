@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from app.simulators.vault import spark
 from app.simulators.vault.writes import Change
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ def announce(state: VaultState, change: Change, *, via: Literal["api", "user"]) 
 
 
 def _announce_ctms(state: VaultState, change: Change) -> None:
+    if state.ctms_intake == "spark":
+        spark.send_change(state, change.object, change.kind, change.record["id"])
+        return
     data: dict[str, Any] = {"object": change.object, "id": change.record["id"], "modified_date__v": change.at}
     if change.kind != "deleted" and not state.emitter.thin:
         data["record"] = state.present(change.object, change.record)

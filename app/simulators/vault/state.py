@@ -25,6 +25,7 @@ from app.simulators.vault.schema import OBJECT_TYPE, FieldType, ObjectSchema, Sc
 from app.simulators.vault.writes import FAILURE, WriteMode, delete_record, write_rows
 
 Flavor = Literal["ctms", "crm"]
+CtmsIntake = Literal["webhooks", "spark"]
 
 
 class HumanUser(BaseModel):
@@ -129,6 +130,7 @@ class VaultState:
     faults: Faults = field(default_factory=Faults)
     calls: CallLog = field(default_factory=CallLog)
     emitter: WebhookEmitter = field(default_factory=WebhookEmitter)
+    ctms_intake: CtmsIntake = "webhooks"  # ctms flavor: Standard Webhooks events, or Spark messages
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
@@ -422,6 +424,7 @@ class VaultState:
         thin: bool | None = None,
         enabled: bool | None = None,
         connection_id: str | None = None,
+        intake: CtmsIntake | None = None,
     ) -> None:
         """Point events at the bridge (its base URL; the path is added per flavor) or, with url None, nowhere."""
         if url and not (secret and is_valid_secret(secret)):
@@ -433,6 +436,8 @@ class VaultState:
             self.emitter.enabled = enabled
         if connection_id is not None:
             self.config.crm_connection_id = connection_id
+        if intake is not None:
+            self.ctms_intake = intake
 
     def reset(self) -> None:
         """Forget all data, sessions, calls, faults and sent events; keep configuration and webhook wiring."""

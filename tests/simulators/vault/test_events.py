@@ -88,6 +88,7 @@ async def test_emission_can_be_switched_off_and_rewired_over_http(vault: Vault, 
         "thin": True,
         "enabled": True,
         "connection_id": None,
+        "intake": "webhooks",
     }
     assert receiver.types() == ["ctms.record.created"]
     no_secret = await vault.client.put("/_sim/webhook", json={"url": "http://bridge.test"})
