@@ -9,16 +9,26 @@ import typer
 from rich.console import Console
 
 
-def demo() -> None:
+def demo(
+    ctms_intake: Annotated[
+        str,
+        typer.Option(
+            help="how the vault's changes reach the bridge: webhooks (Standard Webhooks) or spark (Spark messages)"
+        ),
+    ] = "webhooks",
+) -> None:
     """Run the bridge on its embedded default with simulated CTMS and CRM, and play every flow."""
     from app.demo.scenario import Demo
     from app.demo.world import demo_world
 
+    if ctms_intake not in ("webhooks", "spark"):
+        raise typer.BadParameter("webhooks or spark", param_hint="--ctms-intake")
     console = Console()
     console.print(
-        "[bold]ctms-crm-bridge demo[/]: a simulated Vault CTMS, a simulated Salesforce CRM org, and the bridge between them"
+        "[bold]ctms-crm-bridge demo[/]: a simulated Vault CTMS, a simulated Salesforce CRM org, and the bridge "
+        f"between them (the vault's changes arrive as {'Spark messages' if ctms_intake == 'spark' else 'webhooks'})"
     )
-    with demo_world() as world:
+    with demo_world(ctms_intake="spark" if ctms_intake == "spark" else "webhooks") as world:
         consistent = Demo(world, console).run()
     raise typer.Exit(0 if consistent else 1)
 

@@ -21,7 +21,7 @@ from app.simulators.common.server import ServerThread
 from app.simulators.salesforce.app import create_salesforce_app
 from app.simulators.salesforce.state import SalesforceState
 from app.simulators.vault.app import create_vault_app
-from app.simulators.vault.state import VaultState
+from app.simulators.vault.state import CtmsIntake, VaultState
 
 T = TypeVar("T")
 VAULT_USER, VAULT_PASSWORD = "integration@sim.example.com", "integration-password"  # the simulator's API user
@@ -69,7 +69,8 @@ def wait_for(what: str, read: Callable[[], T], until: Callable[[T], bool], timeo
 
 
 @contextmanager
-def demo_world(workdir: Path | None = None) -> Iterator[DemoWorld]:
+def demo_world(workdir: Path | None = None, ctms_intake: CtmsIntake = "webhooks") -> Iterator[DemoWorld]:
+    """``ctms_intake``: the vault's changes reach the bridge as Standard Webhooks events or Spark messages."""
     with ExitStack() as stack:
         folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bridge-demo-")))
         vault, crm = VaultState(), SalesforceState()
@@ -93,7 +94,7 @@ def demo_world(workdir: Path | None = None) -> Iterator[DemoWorld]:
             log_level="WARNING",
         )
         bridge = stack.enter_context(ServerThread(create_app(settings)))
-        vault.configure_webhook(bridge.url, ctms_secret)
+        vault.configure_webhook(bridge.url, ctms_secret, intake=ctms_intake)
         http = stack.enter_context(httpx.Client(timeout=30.0))
         yield DemoWorld(
             vault, crm, vault_server.url, crm_server.url, bridge.url, admin_key, client_secret, http

@@ -7,15 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.processes import ROOT
 
 
-def test_bridge_demo_ends_consistent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ctms_intake", ["webhooks", "spark"])
+def test_bridge_demo_ends_consistent(tmp_path: Path, ctms_intake: str) -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")
     }  # the embedded default, no settings
     result = subprocess.run(
-        [sys.executable, "-m", "app", "demo"],
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "demo",
+            *(["--ctms-intake", "spark"] if ctms_intake == "spark" else []),
+        ],
         cwd=tmp_path,
         env={**env, "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
         capture_output=True,
