@@ -17,6 +17,7 @@ from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.webhooks import crm as crm_webhooks
 from app.api.webhooks import ctms as ctms_webhooks
+from app.api.webhooks import outbound_messages as outbound_message_webhooks
 from app.api.webhooks import spark as spark_webhooks
 from app.config import Settings
 from app.context import Resources
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ctms_webhooks.router)
     app.include_router(spark_webhooks.router)
     app.include_router(crm_webhooks.router)
+    app.include_router(outbound_message_webhooks.router)
     app.include_router(operator_api.router)
     app.include_router(console.router)
     app.mount(console.STATIC_PATH, console.static_files(), name="console-static")

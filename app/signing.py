@@ -110,3 +110,14 @@ def verify(
             if any(hmac.compare_digest(expected, sig) for sig in offered):
                 return VerifiedHeaders(msg_id=msg_id, timestamp=timestamp)
     raise SignatureError("SIGNATURE_INVALID", "no webhook-signature matches the body with a known secret")
+
+
+def path_token(secret: str, purpose: str) -> str:
+    """A URL-safe token derived from a webhook secret, for senders that cannot sign (Salesforce Outbound
+    Messages): it proves the sender was given the URL, and it changes when the secret is rotated."""
+    digest = hmac.new(_key(secret), purpose.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+
+
+def matches_path_token(secrets: Iterable[str], purpose: str, token: str) -> bool:
+    return any(hmac.compare_digest(path_token(s, purpose), token) for s in secrets if is_valid_secret(s))

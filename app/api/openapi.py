@@ -81,7 +81,14 @@ def _fix_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     statuses |= {status for status, _ in _OPERATOR_ERRORS} if path.startswith("/api/") else set()
     for status in sorted(statuses):
         response = responses.setdefault(str(status), {"description": TITLES.get(status, "Error")})
-        response["content"] = _problem_content(status, _code(path, method, status))
+        # an operation's own error format (the SOAP faults of Outbound Messages) stays beside the Problem,
+        # which the shared machinery may still answer (a body that times out, U+0000 in the path)
+        own = {
+            k: v
+            for k, v in response.get("content", {}).items()
+            if k not in ("application/json", PROBLEM_JSON)
+        }
+        response["content"] = {**_problem_content(status, _code(path, method, status)), **own}
 
 
 def install_openapi(app: FastAPI) -> None:

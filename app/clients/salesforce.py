@@ -98,6 +98,7 @@ class SalesforceClient:
         self.gate: ThrottleGate = gate or LocalGate()
         self._token: str | None = None
         self._instance_url: str | None = None
+        self.organization_id: str | None = None  # from the sign-in's identity URL, …/id/{org}/{user}
         self._login_lock = asyncio.Lock()
         self.api_usage: tuple[int, int] | None = None
 
@@ -133,7 +134,14 @@ class SalesforceClient:
             )
         self._token = str(body["access_token"])
         self._instance_url = str(body.get("instance_url") or self._creds.login_url).rstrip("/")
+        parts = str(body.get("id") or "").rstrip("/").split("/")
+        self.organization_id = parts[-2] if len(parts) >= 3 and parts[-3] == "id" else None
         return self._token
+
+    async def signed_in_organization(self) -> str | None:
+        """The org's id, signing in first if this client has not yet (what Outbound Messages are checked by)."""
+        await self._auth()
+        return self.organization_id
 
     async def _auth(self) -> tuple[str, str]:
         if self._token is None:

@@ -31,6 +31,7 @@ from app.repositories import connections as connections_repo
 from app.repositories import deliveries as deliveries_repo
 from app.repositories import inbox
 from app.services.names import crm_names_for, ctms_names_for
+from app.services.transfer.feed import CATCH_UP_PREFIX
 
 log = get_logger(__name__)
 ACTIVITY = "crm_activity__v"
@@ -165,7 +166,9 @@ def plan_crm(event: InboxEvent, connection: Connection | None, partitions: int =
 
 def _plan_crm(event: InboxEvent, connection: Connection, partitions: int) -> list[PlannedDelivery]:
     if event.type == "crm.call.deleted":
-        # F4: applied when the Transfer job next runs, as the product has always done
+        # F4: applied when the Transfer job next runs, as the product has always done; a deletion the run
+        # itself found (no push: poll only, or Outbound Messages, which announce none) is that run's to apply
+        found_by_run = event.webhook_id.startswith(CATCH_UP_PREFIX)
         return [
             _delivery(
                 event,
@@ -174,7 +177,7 @@ def _plan_crm(event: InboxEvent, connection: Connection, partitions: int) -> lis
                 Op.INACTIVATE_MEDICAL_ACTIVITY,
                 LaneKind.MEDICAL,
                 partitions,
-                status=DeliveryStatus.AWAITING_TRANSFER,
+                status=DeliveryStatus.PENDING if found_by_run else DeliveryStatus.AWAITING_TRANSFER,
             )
         ]
     return [

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.testclient import TestClient
 
+from app.api.webhooks.outbound_messages import outbound_message_path
 from app.db import create_engine
 from app.main import create_app
 from app.signing import generate_secret
@@ -44,6 +45,7 @@ from tests.conftest import TEST_CTMS_SECRET, make_settings
 from tests.factories import add_connection, signed
 
 ADMIN_KEY = "test-bootstrap-admin-key-fuzz-0123456789"
+OUTBOUND_MESSAGES = "/webhooks/crm/{connection_id}/outbound-messages/{token}"
 ROLES = ("viewer", "operator", "admin")
 EXAMPLES = 10  # per operation: 1-2 minutes on 2 shared cores for the whole document
 # What the issue asks: no 5xx, and every answer (status, media type, headers, body) as documented; the
@@ -112,8 +114,10 @@ def bridge(pg_url: str, redis_server_url: str) -> Iterator[Bridge]:
         bridge = Bridge(client, keys, connection_id, secret)
         yield bridge
     for path, statuses in bridge.webhook_statuses.items():
-        # the signing hook works: generated bodies reached the parser and some were stored
-        assert statuses & {200, 202}, (path, statuses)
+        # the signing hook works: generated bodies reached the parser and some were stored (random text is
+        # never an Outbound Message, but with the URL's token it reaches the XML parser: a 400 fault)
+        reached = {400} if path == OUTBOUND_MESSAGES else {200, 202}
+        assert statuses & reached, (path, statuses)
 
 
 def _send(bridge: Bridge, case: Case, headers: dict[str, str] | None = None) -> Any:
@@ -158,6 +162,9 @@ def test_webhooks_answer_every_generated_signed_request_as_documented(case: Case
         case.path_parameters["connection_id"] = bridge.connection_id
         secret = bridge.connection_secret
     body, headers = _signed_case(case, secret)
+    if case.operation.path == OUTBOUND_MESSAGES:  # not signed: the URL's token is the credential
+        case.path_parameters["token"] = outbound_message_path(bridge.connection_id, secret).rsplit("/", 1)[1]
+        headers = {"content-type": "text/xml"}
     if case.operation.path == "/webhooks/ctms/spark":  # signed as the vault signs Spark messages
         headers = signed_spark_headers(body, "http://testserver" + case.formatted_path, vault_id=4242)
     response = bridge.client.request(case.method, case.formatted_path, content=body, headers=headers)

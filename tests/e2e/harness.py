@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.api.webhooks.outbound_messages import outbound_message_path
 from app.main import create_app
 from app.simulators.common.server import ServerThread
 from app.simulators.salesforce.app import create_salesforce_app
@@ -40,6 +41,7 @@ class Org:
     connection_id: str = ""
     webhook_secret: str = ""
     client_id: str = field(default_factory=lambda: f"client-{uuid.uuid4().hex[:8]}")
+    outbound_messages: bool = False  # Salesforce: calls arrive as Outbound Messages, not webhooks
 
 
 @dataclass
@@ -93,7 +95,10 @@ class World:
         return connection.id
 
     def wire(self, org: Org) -> None:
-        if org.platform == "salesforce":
+        if org.platform == "salesforce" and org.outbound_messages:  # and no webhooks at all
+            path = outbound_message_path(org.connection_id, org.webhook_secret)
+            org.state.configure_outbound_messages(self.bridge_url + path)
+        elif org.platform == "salesforce":
             org.state.configure_webhook(self.bridge_url, org.webhook_secret, org.connection_id)
         else:
             org.state.configure_webhook(self.bridge_url, org.webhook_secret, connection_id=org.connection_id)

@@ -19,9 +19,12 @@ from app.api.operator.schemas.connections import (
     ConnectionUpdate,
     DeletedConnection,
     ForgottenMatches,
+    OutboundMessagePaths,
     WebhookSecretAdd,
     WebhookSecretAdded,
 )
+from app.api.problems import Problem
+from app.api.webhooks.outbound_messages import outbound_message_path
 from app.crypto import SecretBox
 from app.models import Connection
 from app.repositories import connections
@@ -33,6 +36,7 @@ from app.services.throttle import throttled_until
 router = operator_router("connections")
 ONE = "/api/v1/connections/{connection_id}"
 NOT_FOUND = ("CONNECTION_NOT_FOUND", "no connection with id conn_0123456789ab")
+NOT_SALESFORCE = ("NOT_A_SALESFORCE_CONNECTION", "Outbound Messages are a Salesforce feature")
 NAME_TAKEN = ("CONNECTION_NAME_TAKEN", "another connection is already named 'EU Medical CRM'")
 
 
@@ -229,6 +233,27 @@ async def retire_previous_webhook_secrets(
             session, box, connection_id, actor=caller.actor
         )
         return _out(connection, box)
+
+
+@router.get(
+    ONE + "/outbound-message-urls",
+    summary="The URL paths a Salesforce Outbound Message of this connection posts to (secret)",
+    description=(
+        "Each path carries a token derived from one of the connection's webhook secrets, so it is shown to "
+        "admins only, and a secret rotation gives a new path (README: Connecting a real Veeva CRM org)."
+    ),
+    responses=errors(404, 409, not_found=NOT_FOUND, conflict=NOT_SALESFORCE),
+)
+async def outbound_message_urls(
+    connection_id: str, resources: ResourcesDep, _caller: CallerDep
+) -> OutboundMessagePaths:
+    box = secret_box(resources)
+    async with resources.sessionmaker() as session:
+        connection = await connections_admin.get(session, connection_id)
+    if connection.platform != "salesforce":
+        raise Problem(409, *NOT_SALESFORCE)
+    secrets = [str(s) for s in box.open(connection.webhook_secrets_encrypted) or []]
+    return OutboundMessagePaths(paths=[outbound_message_path(connection.id, s) for s in secrets])
 
 
 @router.post(

@@ -24,6 +24,7 @@ ROLE_MATRIX: dict[tuple[str, str], Role] = {
     ("DELETE", f"{V1}/connections/{{connection_id}}/account-matches"): OPERATOR,  # a repair, not config
     ("POST", f"{V1}/connections/{{connection_id}}/webhook-secrets"): ADMIN,
     ("DELETE", f"{V1}/connections/{{connection_id}}/webhook-secrets/previous"): ADMIN,
+    ("GET", f"{V1}/connections/{{connection_id}}/outbound-message-urls"): ADMIN,  # the paths hold secrets
     ("GET", f"{V1}/settings"): VIEWER,
     ("PUT", f"{V1}/settings"): ADMIN,
     ("GET", f"{V1}/settings/ctms-names"): VIEWER,

@@ -10,6 +10,7 @@ from app.api.webhooks import receive
 from app.crypto import SecretBox
 from app.domain.envelopes import validate_crm
 from app.logging import get_logger
+from app.models import Connection
 from app.repositories import connections
 
 router = APIRouter(tags=["webhooks"])
@@ -17,10 +18,11 @@ SOURCE = "crm"
 log = get_logger(__name__)
 
 
-async def _connection_secrets(resources: ResourcesDep, connection_id: str) -> list[str]:
+async def active_connection(resources: ResourcesDep, connection_id: str, source: str = SOURCE) -> Connection:
+    """The active connection with this id, or the Problem a sender gets (404, or 503 with the store down)."""
     if "\x00" in connection_id:  # no connection id holds U+0000, and PostgreSQL refuses it in a query
         raise receive.reject(
-            SOURCE, Problem(404, "CONNECTION_NOT_FOUND", "no active connection with this id")
+            source, Problem(404, "CONNECTION_NOT_FOUND", "no active connection with this id")
         )
     try:
         async with resources.sessionmaker() as session:
@@ -28,7 +30,7 @@ async def _connection_secrets(resources: ResourcesDep, connection_id: str) -> li
     except receive.DB_DOWN as exc:
         log.error("webhook_connection_lookup_failed", error=type(exc).__name__)
         raise receive.reject(
-            SOURCE,
+            source,
             Problem(
                 503,
                 "STORE_UNAVAILABLE",
@@ -38,8 +40,12 @@ async def _connection_secrets(resources: ResourcesDep, connection_id: str) -> li
         ) from None
     if connection is None or not connection.active:
         raise receive.reject(
-            SOURCE, Problem(404, "CONNECTION_NOT_FOUND", "no active connection with this id")
+            source, Problem(404, "CONNECTION_NOT_FOUND", "no active connection with this id")
         )
+    return connection
+
+
+def webhook_secrets(resources: ResourcesDep, connection: Connection) -> list[str]:
     secrets = SecretBox(resources.settings.encryption_key).open(connection.webhook_secrets_encrypted) or []
     return [str(s) for s in secrets]
 
@@ -86,7 +92,7 @@ async def receive_crm_event(
     with receive.timed(SOURCE):
         body = await receive.read_body(request, SOURCE, resources.settings.webhook_max_body_bytes)
         receive.check_media_type(request, SOURCE)
-        secrets = await _connection_secrets(resources, connection_id)
+        secrets = webhook_secrets(resources, await active_connection(resources, connection_id))
         webhook_id = receive.check_signature(request, SOURCE, secrets, body)
         _document, fields = receive.parse(SOURCE, body, validate_crm)
         return await receive.store_and_enqueue(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.clients.crm import CrmGateway
+from app.clients.crm import CrmGateway, SalesforceGateway
 from app.clients.errors import ClientError
 from app.clients.vault import MAX_BATCH
 from app.domain.crm import CrmCall, parse_crm_call
@@ -28,6 +28,7 @@ from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 from app.services.names import crm_names_for
 from app.services.object_types import with_type_ids
+from app.services.transfer.catchup import read_salesforce_calls
 
 
 async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
@@ -96,8 +97,11 @@ async def _plan_connection(
     to_write: list[tuple[int, TargetUpsert]],
 ) -> None:
     calls: dict[int, CrmCall] = {}
+    read = await _read_thin_calls(work, conn, names, group, outcomes)
     for d in group:
         assert d.id is not None
+        if d.id in outcomes:
+            continue  # a thin call that could not be read: its outcome says why
         link = links.get(d.source_id)
         if is_stale(d, link):
             outcomes[d.id] = Outcome.stale("the vault already has a newer version of this call")
@@ -117,8 +121,13 @@ async def _plan_connection(
             else:
                 to_write.append((d.id, medical_activity_inactivation(conn.id, d.source_id, ctms_names)))
         else:
-            raw = work.event_data(d).get("record")
-            if not isinstance(raw, dict):
+            data = work.event_data(d)
+            raw = read.get(d.source_id) if data.get("thin") else data.get("record")
+            if data.get("thin") and raw is None:
+                outcomes[d.id] = Outcome.dead(
+                    "CALL_NOT_FOUND", "the call is not in the org any more (deleted after it was sent?)"
+                )
+            elif not isinstance(raw, dict):
                 outcomes[d.id] = Outcome.dead("RECORD_MISSING", "the event carries no call record")
             elif is_crm_record_echo(raw, names):
                 outcomes[d.id] = Outcome.unchanged("an object the bridge writes: its own echo (F9)")
@@ -158,6 +167,36 @@ async def _plan_connection(
                     ),
                 )
             )
+
+
+async def _read_thin_calls(
+    work: LaneWork, conn: Connection, names: CrmNames, group: list[Delivery], outcomes: dict[int, Outcome]
+) -> dict[str, dict[str, Any]]:
+    """Calls announced without their record (Salesforce Outbound Messages), read from the org in one query
+    with their account's identifier and their creator, as the Transfer job's catch-up reads them."""
+    thin = [
+        d
+        for d in group
+        if d.operation != Operation.INACTIVATE_MEDICAL_ACTIVITY and work.event_data(d).get("thin")
+    ]
+    if not thin:
+        return {}
+    gateway = work.clients.crm(conn)
+    if not isinstance(gateway, SalesforceGateway):
+        for d in thin:
+            assert d.id is not None
+            outcomes[d.id] = Outcome.dead(
+                "THIN_CALL_UNSUPPORTED", "only Salesforce calls are read back by id"
+            )
+        return {}
+    identifier = match_pair(conn, work.settings).crm_account_field
+    try:
+        return await read_salesforce_calls(gateway, names, identifier, sorted({d.source_id for d in thin}))
+    except ClientError as exc:
+        for d in thin:
+            assert d.id is not None
+            outcomes[d.id] = Outcome.from_error(exc)
+        return {}
 
 
 async def _account_identifiers(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.crm import SalesforceGateway, VaultCrmGateway, safe_name
 from app.clients.errors import AuthError, ClientError, PermanentError
+from app.clients.salesforce import soql_quote
 from app.clients.vault import VaultClient
 from app.domain.ctms import type_name_field
 from app.domain.dates import format_vault_datetime, parse_modified
@@ -175,13 +176,10 @@ def _relationship(field_name: str) -> str:
     return field_name[:-2] if field_name.endswith("Id") else field_name
 
 
-async def _salesforce(
-    gateway: SalesforceGateway, names: CrmNames, identifier: str, since: datetime, now: datetime
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]], datetime]:
-    """Sent calls by SOQL on SystemModstamp (to the second; the updated/ resource only covers whole past
-    minutes), deletions by the deleted/ resource, and the time its answer covers them up to."""
-    client, call = gateway.client, names.call
-    f = call.fields
+def _salesforce_call_query(names: CrmNames, identifier: str) -> tuple[str, str]:
+    """``SELECT … FROM`` the call object with what a Medical Activity needs (its account's identifier and
+    its creator through their relationships), and the account relationship's name."""
+    call, f = names.call, names.call.fields
     account_rel = _relationship(f.account)
     columns = [
         f.id,
@@ -198,18 +196,49 @@ async def _salesforce(
         f"{f.created_by_relationship}.{c}"
         for c in (names.user.first_name, names.user.last_name, names.user.email)
     ]
+    select = f"SELECT {', '.join(safe_name(c) for c in columns)} FROM {safe_name(call.object)}"  # noqa: S608 - names checked, no values
+    return select, account_rel
+
+
+def _as_call_record(row: dict[str, Any], names: CrmNames, account_rel: str) -> dict[str, Any]:
+    """A SOQL row in the shape of a webhook's call record."""
+    f = names.call.fields
+    row["attributes"] = {"type": names.call.object}
+    account = row.pop(account_rel, None)
+    row[f.account_relationship] = {k: v for k, v in (account or {}).items() if k != "attributes"} or None
+    if isinstance(row.get(f.created_by_relationship), dict):
+        row[f.created_by_relationship].pop("attributes", None)
+    return row
+
+
+async def read_salesforce_calls(
+    gateway: SalesforceGateway, names: CrmNames, identifier: str, ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The calls with these ids (thin events: Outbound Messages), read as catch-up reads them; by id."""
+    select, account_rel = _salesforce_call_query(names, identifier)
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 200):  # keeps the SOQL well under its length limit
+        chunk = ", ".join(soql_quote(i) for i in ids[start : start + 200])
+        for row in await gateway.client.query(
+            f"{select} WHERE {safe_name(names.call.fields.id)} IN ({chunk})"
+        ):
+            record = _as_call_record(row, names, account_rel)
+            found[str(record[names.call.fields.id])] = record
+    return found
+
+
+async def _salesforce(
+    gateway: SalesforceGateway, names: CrmNames, identifier: str, since: datetime, now: datetime
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], datetime]:
+    """Sent calls by SOQL on SystemModstamp (to the second; the updated/ resource only covers whole past
+    minutes), deletions by the deleted/ resource, and the time its answer covers them up to."""
+    client, call = gateway.client, names.call
+    select, account_rel = _salesforce_call_query(names, identifier)
     soql = (
-        f"SELECT {', '.join(safe_name(c) for c in columns)} FROM {safe_name(call.object)} "  # noqa: S608 - names checked, no values
-        f"WHERE SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')} AND {safe_name(f.sent_to_vault)} = true"
+        f"{select} "
+        f"WHERE SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')} AND {safe_name(call.fields.sent_to_vault)} = true"
     )
-    sent: list[dict[str, Any]] = []
-    for row in await client.query(soql):
-        row["attributes"] = {"type": call.object}
-        account = row.pop(account_rel, None)
-        row[f.account_relationship] = {k: v for k, v in (account or {}).items() if k != "attributes"} or None
-        if isinstance(row.get(f.created_by_relationship), dict):
-            row[f.created_by_relationship].pop("attributes", None)
-        sent.append(row)
+    sent = [_as_call_record(row, names, account_rel) for row in await client.query(soql)]
     records, covered = await salesforce_deleted(client, call.object, since, now)
     return sent, [(str(d["id"]), str(d["deletedDate"])) for d in records], covered
 

@@ -12,6 +12,8 @@ from app.domain.envelopes import StoredFields, validate_crm, validate_ctms
 from app.repositories import inbox
 from app.services import intake
 
+CATCH_UP_PREFIX = "transfer:"  # the webhook_id of every event a Transfer run found itself
+
 
 def _stamp() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -28,7 +30,7 @@ async def feed_ctms(session: AsyncSession, type_: str, data: dict[str, Any]) -> 
         source="ctms",
         sender="ctms",
         connection_id=None,
-        webhook_id=f"transfer:{type_.rsplit('.', 1)[-1]}:{data['object']}:{data['id']}:{change}",
+        webhook_id=f"{CATCH_UP_PREFIX}{type_.rsplit('.', 1)[-1]}:{data['object']}:{data['id']}:{change}",
         document=document,
         type_=fields.type,
         object_=fields.object,
@@ -50,7 +52,7 @@ async def feed_crm(
         source="crm",
         sender=connection_id,
         connection_id=connection_id,
-        webhook_id=f"transfer:{type_.rsplit('.', 1)[-1]}:{fields.record_id}:{change}",
+        webhook_id=f"{CATCH_UP_PREFIX}{type_.rsplit('.', 1)[-1]}:{fields.record_id}:{change}",
         document=document,
         type_=fields.type,
         object_=fields.object,

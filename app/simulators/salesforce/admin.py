@@ -259,6 +259,17 @@ async def delete_webhook(state: StateDep) -> None:
     state.connection_id = None
 
 
+class OutboundMessageConfig(BaseModel):
+    url: str | None  # the full endpoint URL of the Outbound Message (the bridge's, token included); null: off
+
+
+@router.put("/outbound-messages")
+async def put_outbound_messages(config: OutboundMessageConfig, state: StateDep) -> OutboundMessageConfig:
+    """Calls sent to Vault Clinical go as Outbound Messages (SOAP) to ``url`` instead of as webhooks."""
+    state.configure_outbound_messages(config.url)
+    return config
+
+
 @router.put("/clients", status_code=status.HTTP_204_NO_CONTENT)
 async def put_client(client: ClientConfig, state: StateDep) -> Response:
     state.register_client(client.client_id, client.client_secret)

@@ -18,7 +18,7 @@ from typing import Any
 from app.simulators.common.calllog import CallLog
 from app.simulators.common.emitter import WebhookEmitter, WebhookTarget
 from app.simulators.common.faults import Faults, FaultSettings
-from app.simulators.salesforce import events, writes
+from app.simulators.salesforce import events, outbound, writes
 from app.simulators.salesforce.errors import entity_is_deleted, not_found
 from app.simulators.salesforce.formats import format_datetime, id_suffix, truncate_seconds, utc_now
 from app.simulators.salesforce.jwt_bearer import JwtClient, public_key_of
@@ -65,6 +65,7 @@ class SalesforceState:
     tokens: dict[str, Token] = field(default_factory=dict, init=False)
     api_usage: int = field(default=0, init=False)
     connection_id: str | None = field(default=None, init=False)
+    outbound_message_url: str | None = field(default=None, init=False)  # set: calls go as Outbound Messages
     sent_to_vault: set[str] = field(default_factory=set, init=False)
     cursors: dict[str, tuple[list[dict[str, Any]], int]] = field(
         default_factory=dict, init=False
@@ -199,30 +200,54 @@ class SalesforceState:
         self.emitter.enabled = enabled
         self.connection_id = connection_id
 
+    def configure_outbound_messages(self, url: str | None) -> None:
+        """Send calls sent to Vault Clinical as Outbound Messages to ``url`` (the full URL an admin enters on
+        the Outbound Message, token included) instead of webhooks; None: back to webhooks. An org sends
+        no Outbound Message for a deletion: the bridge's Transfer job finds deleted calls."""
+        self.outbound_message_url = url
+
     def send_call_to_vault(self, call_id: str) -> dict[str, Any]:
-        """The "Send to Vault Clinical" button: emit ``crm.call.sent_to_vault`` with the call; returns ``data``."""
+        """The "Send to Vault Clinical" button: emit ``crm.call.sent_to_vault`` with the call (or, with
+        Outbound Messages configured, send one); returns the webhook's ``data``."""
         _, call = self.live_record(events.CALL_OBJECT, call_id)
         if not call.get(SENT_FLAG):  # the mark survives in the org, so a lost event can be caught up
             call = self.update_record(events.CALL_OBJECT, call["Id"], {SENT_FLAG: True})
         data = events.sent_to_vault_data(self.store, call, self.account_identifier_fields)
         self.sent_to_vault.add(call["Id"])
-        self._emit(events.SENT_TO_VAULT, data)
+        if self.outbound_message_url:
+            self._send_outbound_message(self.outbound_message_url, call)
+        else:
+            self._emit(events.SENT_TO_VAULT, data)
         return data
+
+    def _send_outbound_message(self, url: str, call: Record) -> None:
+        notification_id = outbound.new_notification_id()
+        body = outbound.notifications_body(
+            self.org_id, self.instance_url or self.login_url, events.CALL_OBJECT, [(notification_id, call)]
+        )
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+        self._deliver(
+            lambda: self.emitter.post(url, "outbound_message", notification_id, lambda _: (body, headers))
+        )
 
     def _emit(self, type_: str, data: dict[str, Any]) -> None:
         """Deliver in the background; called from plain sync code (no loop), deliver before returning."""
         if self.connection_id is None:
             return
         suffix = f"/webhooks/crm/{self.connection_id}"
+        self._deliver(lambda: self.emitter.emit(type_, data, path_suffix=suffix))
+
+    def _deliver(self, schedule: Callable[[], None]) -> None:
+        """Schedule on the running loop; from plain sync code (no loop), deliver before returning."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            asyncio.run(self._emit_now(type_, data, suffix))
+            asyncio.run(self._deliver_now(schedule))
             return
-        self.emitter.emit(type_, data, path_suffix=suffix)
+        schedule()
 
-    async def _emit_now(self, type_: str, data: dict[str, Any], suffix: str) -> None:
-        self.emitter.emit(type_, data, path_suffix=suffix)
+    async def _deliver_now(self, schedule: Callable[[], None]) -> None:
+        schedule()
         await self.emitter.drain()
 
     # faults, limits, reset

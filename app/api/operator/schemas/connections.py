@@ -180,3 +180,13 @@ class CheckOut(BaseModel):
 class ConnectionTestReport(BaseModel):
     ok: bool
     checks: list[CheckOut]
+
+
+class OutboundMessagePaths(BaseModel):
+    """Where a Salesforce Outbound Message of this connection is sent (after the bridge's public URL)."""
+
+    paths: list[str] = Field(
+        description="one per current webhook secret, newest last: configure the last one; during a secret "
+        "rotation the older ones keep working until the previous secrets are retired",
+        examples=[["/webhooks/crm/conn_0123456789ab/outbound-messages/3q2-7wEjvK1bHn8cQx0aYg5sLdT9uFpR"]],
+    )
