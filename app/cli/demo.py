@@ -16,6 +16,13 @@ def demo(
             help="how the vault's changes reach the bridge: webhooks (Standard Webhooks) or spark (Spark messages)"
         ),
     ] = "webhooks",
+    crm_intake: Annotated[
+        str,
+        typer.Option(
+            help="how the CRM org's calls reach the bridge: webhooks (Standard Webhooks) or outbound-messages "
+            "(Salesforce Outbound Messages; a deletion then waits for the org's deleted/ feed, up to a minute)"
+        ),
+    ] = "webhooks",
 ) -> None:
     """Run the bridge on its embedded default with simulated CTMS and CRM, and play every flow."""
     from app.demo.scenario import Demo
@@ -23,12 +30,18 @@ def demo(
 
     if ctms_intake not in ("webhooks", "spark"):
         raise typer.BadParameter("webhooks or spark", param_hint="--ctms-intake")
+    if crm_intake not in ("webhooks", "outbound-messages"):
+        raise typer.BadParameter("webhooks or outbound-messages", param_hint="--crm-intake")
     console = Console()
     console.print(
         "[bold]ctms-crm-bridge demo[/]: a simulated Vault CTMS, a simulated Salesforce CRM org, and the bridge "
-        f"between them (the vault's changes arrive as {'Spark messages' if ctms_intake == 'spark' else 'webhooks'})"
+        f"between them (the vault's changes arrive as {'Spark messages' if ctms_intake == 'spark' else 'webhooks'}, "
+        f"the org's calls as {'Outbound Messages' if crm_intake == 'outbound-messages' else 'webhooks'})"
     )
-    with demo_world(ctms_intake="spark" if ctms_intake == "spark" else "webhooks") as world:
+    outbound = crm_intake == "outbound-messages"
+    with demo_world(
+        ctms_intake="spark" if ctms_intake == "spark" else "webhooks", outbound_messages=outbound
+    ) as world:
         consistent = Demo(world, console).run()
     raise typer.Exit(0 if consistent else 1)
 

@@ -3,6 +3,8 @@ failure that lands in dead letters and is replayed once the CRM admin fixes the 
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -69,6 +71,16 @@ class Demo:
         )
         self.connection_id = created["id"]
         self.w.api("POST", f"/api/v1/connections/{self.connection_id}/activate")
+        if self.w.outbound_messages:
+            [*_, path] = self.w.api("GET", f"/api/v1/connections/{self.connection_id}/outbound-message-urls")[
+                "paths"
+            ]
+            self.w.crm_user("PUT", "/outbound-messages", {"url": self.w.bridge_url + path})
+            self.say(
+                f"  connection {self.connection_id} active; the CRM sends Outbound Messages to "
+                f"{path.rsplit('/', 1)[0]}/<token>"
+            )
+            return
         self.w.crm_user(
             "PUT",
             "/webhook",
@@ -189,14 +201,29 @@ class Demo:
             "F4: the call is deleted in the CRM; the next Transfer job run inactivates the Medical Activity"
         )
         self.w.crm_user("DELETE", f"/records/Call2_vod__c/{call_id}")
-        wait_for(
-            "the deletion to be queued",
-            lambda: self.w.api("GET", "/api/v1/deliveries?status=awaiting_transfer")["items"],
-            bool,
-        )
-        self.say("  the deletion waits for the Transfer job, as the product has always done; running it now")
+        if self.w.outbound_messages:
+            self.say(
+                "  an org sends no Outbound Message for a deletion: the Transfer job finds it in the org's "
+                "deleted/ feed, which reports whole minutes; waiting for the next minute"
+            )
+            time.sleep(61 - datetime.now(UTC).second)
+        else:
+            wait_for(
+                "the deletion to be queued",
+                lambda: self.w.api("GET", "/api/v1/deliveries?status=awaiting_transfer")["items"],
+                bool,
+            )
+            self.say(
+                "  the deletion waits for the Transfer job, as the product has always done; running it now"
+            )
         run = self.transfer()
-        med = next(a for a in self.activities() if self.kind(a) == "medical_activity__v")
+
+        def medical() -> dict[str, Any]:
+            return next(a for a in self.activities() if self.kind(a) == "medical_activity__v")
+
+        med = wait_for(
+            "the Medical Activity to be inactive", medical, lambda m: _value(m["status__v"]) == "inactive__v"
+        )
         self.say(
             f"  Transfer run {run['id']} {run['status']}; Medical Activity status: {_value(med['status__v'])}"
         )

@@ -38,6 +38,7 @@ class DemoWorld:
     admin_key: str
     client_secret: str
     http: httpx.Client
+    outbound_messages: bool = False  # the CRM org sends calls as Outbound Messages, not webhooks
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """The bridge's operator API, as an admin."""
@@ -69,8 +70,11 @@ def wait_for(what: str, read: Callable[[], T], until: Callable[[T], bool], timeo
 
 
 @contextmanager
-def demo_world(workdir: Path | None = None, ctms_intake: CtmsIntake = "webhooks") -> Iterator[DemoWorld]:
-    """``ctms_intake``: the vault's changes reach the bridge as Standard Webhooks events or Spark messages."""
+def demo_world(
+    workdir: Path | None = None, ctms_intake: CtmsIntake = "webhooks", outbound_messages: bool = False
+) -> Iterator[DemoWorld]:
+    """``ctms_intake``: the vault's changes reach the bridge as Standard Webhooks events or Spark messages;
+    ``outbound_messages``: the CRM org's calls come as Outbound Messages instead of webhooks."""
     with ExitStack() as stack:
         folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bridge-demo-")))
         vault, crm = VaultState(), SalesforceState()
@@ -97,5 +101,13 @@ def demo_world(workdir: Path | None = None, ctms_intake: CtmsIntake = "webhooks"
         vault.configure_webhook(bridge.url, ctms_secret, intake=ctms_intake)
         http = stack.enter_context(httpx.Client(timeout=30.0))
         yield DemoWorld(
-            vault, crm, vault_server.url, crm_server.url, bridge.url, admin_key, client_secret, http
+            vault,
+            crm,
+            vault_server.url,
+            crm_server.url,
+            bridge.url,
+            admin_key,
+            client_secret,
+            http,
+            outbound_messages,
         )

@@ -12,8 +12,10 @@ import pytest
 from tests.processes import ROOT
 
 
-@pytest.mark.parametrize("ctms_intake", ["webhooks", "spark"])
-def test_bridge_demo_ends_consistent(tmp_path: Path, ctms_intake: str) -> None:
+@pytest.mark.parametrize("intake", ["webhooks", "native"])
+def test_bridge_demo_ends_consistent(tmp_path: Path, intake: str) -> None:
+    """``native``: the vault's changes as Spark messages, the org's calls as Outbound Messages (issue 15)."""
+    native = ["--ctms-intake", "spark", "--crm-intake", "outbound-messages"] if intake == "native" else []
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")
     }  # the embedded default, no settings
@@ -23,7 +25,7 @@ def test_bridge_demo_ends_consistent(tmp_path: Path, ctms_intake: str) -> None:
             "-m",
             "app",
             "demo",
-            *(["--ctms-intake", "spark"] if ctms_intake == "spark" else []),
+            *native,
         ],
         cwd=tmp_path,
         env={**env, "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
