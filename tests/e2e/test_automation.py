@@ -45,6 +45,7 @@ from tests.e2e.harness import (
     study,
     type_id,
 )
+from tests.e2e.test_transfer import NO_CRON, run_transfer_once
 from tests.factories import signed
 from tests.processes import eventually
 
@@ -291,6 +292,40 @@ async def test_communication_log_items_follow_their_own_switch(
             assert activities_for(vault, late["id"]) == []
             assert activities_for(vault, orphan["id"]) == []
             assert len(interactions(org)) == 1
+
+
+async def test_with_no_push_a_transfer_run_finds_the_events_and_items_and_creates_their_activities(
+    clean_db: AsyncEngine, pg_url: str, redis_url: str
+) -> None:
+    """F8 poll only (issue 15): the vault sends nothing; a Transfer run reads the new Monitoring Event and
+    Communication Log Item, each becomes one activity, and the next run carries those to the org (F1)."""
+    with simulated_world() as world:
+        [org] = world.orgs
+        await world.connect(clean_db, org, sync_studies_and_sites=False)
+        await automation_switches(clean_db, monitoring_events=True, communication_log_items=True)
+        async with deployment(world, clean_db, pg_url, redis_url, **NO_CRON):
+            vault = world.vault
+            vault.emitter.enabled = org.state.emitter.enabled = False
+            person_id = person(vault, "HCP-000123")
+            any_account(org, "HCP-000123")
+            study_id = study(vault)
+            event = monitoring_event(vault, person_id, study_id)
+            item = communication_log_item(vault, person_id, study_id)
+            assert (await run_transfer_once(clean_db, redis_url))["status"] == "succeeded"
+            from_event, from_item = (
+                await one_activity(world, event["id"]),
+                await one_activity(world, item["id"]),
+            )
+            assert from_event["monitoring_event__v"] == event["id"]
+            assert from_item["study_communication_log__v"] == item["id"]
+            # the activities the bridge wrote are announced by nothing either: the next run finds them (F1)
+            assert interactions(org) == []
+            assert (await run_transfer_once(clean_db, redis_url))["status"] == "succeeded"
+            rows = await eventually(lambda: _now(interactions(org)), lambda r: len(r) == 2)
+            assert {r["Vault_Activity_ID_vod__c"] for r in rows} == {from_event["id"], from_item["id"]}
+            assert (await run_transfer_once(clean_db, redis_url))["status"] == "succeeded"  # nothing new
+            assert activities_for(vault, event["id"]) == [from_event]
+            assert activities_for(vault, item["id"]) == [from_item]
 
 
 # ---- the handler on its own: one batch at a time, as the engine hands it over ----------------------------
