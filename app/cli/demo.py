@@ -13,14 +13,16 @@ def demo(
     ctms_intake: Annotated[
         str,
         typer.Option(
-            help="how the vault's changes reach the bridge: webhooks (Standard Webhooks) or spark (Spark messages)"
+            help="how the vault's changes reach the bridge: webhooks (Standard Webhooks), spark (Spark messages) "
+            "or poll (nothing is sent: the Transfer job finds them)"
         ),
     ] = "webhooks",
     crm_intake: Annotated[
         str,
         typer.Option(
-            help="how the CRM org's calls reach the bridge: webhooks (Standard Webhooks) or outbound-messages "
-            "(Salesforce Outbound Messages; a deletion then waits for the org's deleted/ feed, up to a minute)"
+            help="how the CRM org's calls reach the bridge: webhooks (Standard Webhooks), outbound-messages "
+            "(Salesforce Outbound Messages) or poll (nothing is sent); without webhooks a deletion waits for the "
+            "org's deleted/ feed, up to a minute"
         ),
     ] = "webhooks",
 ) -> None:
@@ -28,20 +30,16 @@ def demo(
     from app.demo.scenario import Demo
     from app.demo.world import demo_world
 
-    if ctms_intake not in ("webhooks", "spark"):
-        raise typer.BadParameter("webhooks or spark", param_hint="--ctms-intake")
-    if crm_intake not in ("webhooks", "outbound-messages"):
-        raise typer.BadParameter("webhooks or outbound-messages", param_hint="--crm-intake")
+    if ctms_intake not in ("webhooks", "spark", "poll"):
+        raise typer.BadParameter("webhooks, spark or poll", param_hint="--ctms-intake")
+    if crm_intake not in ("webhooks", "outbound-messages", "poll"):
+        raise typer.BadParameter("webhooks, outbound-messages or poll", param_hint="--crm-intake")
     console = Console()
     console.print(
         "[bold]ctms-crm-bridge demo[/]: a simulated Vault CTMS, a simulated Salesforce CRM org, and the bridge "
-        f"between them (the vault's changes arrive as {'Spark messages' if ctms_intake == 'spark' else 'webhooks'}, "
-        f"the org's calls as {'Outbound Messages' if crm_intake == 'outbound-messages' else 'webhooks'})"
+        f"between them (the vault's changes: {ctms_intake}; the org's calls: {crm_intake})"
     )
-    outbound = crm_intake == "outbound-messages"
-    with demo_world(
-        ctms_intake="spark" if ctms_intake == "spark" else "webhooks", outbound_messages=outbound
-    ) as world:
+    with demo_world(ctms_intake=ctms_intake, crm_intake=crm_intake) as world:
         consistent = Demo(world, console).run()
     raise typer.Exit(0 if consistent else 1)
 

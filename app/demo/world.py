@@ -21,7 +21,7 @@ from app.simulators.common.server import ServerThread
 from app.simulators.salesforce.app import create_salesforce_app
 from app.simulators.salesforce.state import SalesforceState
 from app.simulators.vault.app import create_vault_app
-from app.simulators.vault.state import CtmsIntake, VaultState
+from app.simulators.vault.state import VaultState
 
 T = TypeVar("T")
 VAULT_USER, VAULT_PASSWORD = "integration@sim.example.com", "integration-password"  # the simulator's API user
@@ -38,7 +38,12 @@ class DemoWorld:
     admin_key: str
     client_secret: str
     http: httpx.Client
-    outbound_messages: bool = False  # the CRM org sends calls as Outbound Messages, not webhooks
+    crm_intake: str = "webhooks"  # or outbound-messages, or poll (the org sends nothing)
+    ctms_poll: bool = False  # the vault sends nothing: the Transfer job finds its changes
+
+    @property
+    def polls(self) -> bool:
+        return self.ctms_poll or self.crm_intake == "poll"
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """The bridge's operator API, as an admin."""
@@ -71,10 +76,11 @@ def wait_for(what: str, read: Callable[[], T], until: Callable[[T], bool], timeo
 
 @contextmanager
 def demo_world(
-    workdir: Path | None = None, ctms_intake: CtmsIntake = "webhooks", outbound_messages: bool = False
+    workdir: Path | None = None, ctms_intake: str = "webhooks", crm_intake: str = "webhooks"
 ) -> Iterator[DemoWorld]:
-    """``ctms_intake``: the vault's changes reach the bridge as Standard Webhooks events or Spark messages;
-    ``outbound_messages``: the CRM org's calls come as Outbound Messages instead of webhooks."""
+    """How each side's changes reach the bridge: ``ctms_intake`` webhooks (Standard Webhooks), spark (Spark
+    messages) or poll (nothing: the Transfer job finds them); ``crm_intake`` webhooks, outbound-messages or
+    poll."""
     with ExitStack() as stack:
         folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bridge-demo-")))
         vault, crm = VaultState(), SalesforceState()
@@ -98,7 +104,12 @@ def demo_world(
             log_level="WARNING",
         )
         bridge = stack.enter_context(ServerThread(create_app(settings)))
-        vault.configure_webhook(bridge.url, ctms_secret, intake=ctms_intake)
+        vault.configure_webhook(
+            bridge.url,
+            ctms_secret,
+            intake="spark" if ctms_intake == "spark" else "webhooks",
+            enabled=ctms_intake != "poll",
+        )
         http = stack.enter_context(httpx.Client(timeout=30.0))
         yield DemoWorld(
             vault,
@@ -109,5 +120,6 @@ def demo_world(
             admin_key,
             client_secret,
             http,
-            outbound_messages,
+            crm_intake,
+            ctms_intake == "poll",
         )

@@ -11,11 +11,17 @@ import pytest
 
 from tests.processes import ROOT
 
+INTAKES = {
+    "webhooks": [],
+    "native": ["--ctms-intake", "spark", "--crm-intake", "outbound-messages"],  # issue 15
+    "poll": ["--ctms-intake", "poll", "--crm-intake", "poll"],
+}
 
-@pytest.mark.parametrize("intake", ["webhooks", "native"])
+
+@pytest.mark.parametrize("intake", list(INTAKES))
 def test_bridge_demo_ends_consistent(tmp_path: Path, intake: str) -> None:
-    """``native``: the vault's changes as Spark messages, the org's calls as Outbound Messages (issue 15)."""
-    native = ["--ctms-intake", "spark", "--crm-intake", "outbound-messages"] if intake == "native" else []
+    """Each way events can reach the bridge: signed webhooks, what the systems send natively (Spark
+    messages, Outbound Messages), or nothing at all (the Transfer job polls)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")
     }  # the embedded default, no settings
@@ -25,7 +31,7 @@ def test_bridge_demo_ends_consistent(tmp_path: Path, intake: str) -> None:
             "-m",
             "app",
             "demo",
-            *native,
+            *INTAKES[intake],
         ],
         cwd=tmp_path,
         env={**env, "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
