@@ -120,4 +120,10 @@ def path_token(secret: str, purpose: str) -> str:
 
 
 def matches_path_token(secrets: Iterable[str], purpose: str, token: str) -> bool:
-    return any(hmac.compare_digest(path_token(s, purpose), token) for s in secrets if is_valid_secret(s))
+    if not token.isascii():  # compare_digest takes ASCII text only; no token of ours is anything else
+        return False
+    return any(
+        hmac.compare_digest(path_token(s, purpose).encode(), token.encode())
+        for s in secrets
+        if is_valid_secret(s)
+    )

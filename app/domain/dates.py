@@ -36,12 +36,15 @@ def parse_datetime(
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidDatetime(object_name, record_id, field, value.isoformat())
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # year 1 at +01:00, or 9999-12-31 at -01:00: no UTC instant in range
+            raise InvalidDatetime(object_name, record_id, field, value.isoformat()) from None
     if isinstance(value, str) and _DATETIME.match(value):
         try:
             return datetime.fromisoformat(value).astimezone(UTC)
-        except ValueError:
-            pass  # shaped like a timestamp but not one (month 13): reported below
+        except (ValueError, OverflowError):
+            pass  # shaped like a timestamp but not one (month 13, or out of range in UTC): reported below
     raise InvalidDatetime(object_name, record_id, field, value)
 
 

@@ -69,7 +69,7 @@ def parse(body: bytes) -> OutboundMessage:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
         raise MessageRefused(400, "XML_FORBIDDEN", "DTDs and entities are not accepted") from None
-    except ParseError:
+    except (ParseError, LookupError, ValueError):  # LookupError: an encoding the declaration names, unknown
         raise MessageRefused(400, "XML_INVALID", "the body is not well-formed XML") from None
     if root.tag != f"{{{SOAP}}}Envelope":
         raise MessageRefused(400, "NOT_A_SOAP_ENVELOPE", "the body is not a SOAP 1.1 envelope")

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +34,7 @@ OBJECT_ATTRIBUTE = "object"
 EVENT_ATTRIBUTE = "event"
 VAULT_NAME_RE = re.compile(VAULT_NAME)
 RECORD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CERTIFICATE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 EVENT_TYPES = {
     "insert": "ctms.record.created",
     "create": "ctms.record.created",
@@ -67,52 +68,68 @@ def _header(signed: Mapping[str, str], name: str) -> str:
     return value
 
 
-def check_envelope(signed: Mapping[str, str], now: datetime, request_path: str, vault_id: str | None) -> str:
-    """Check the signed headers that say what the message is, where it was sent and when it is valid;
-    returns the URL to verify against (the one Vault signed, so a proxy in front changes nothing)."""
+def check_envelope(signed: Mapping[str, str], now: datetime, request_path: str, vault_id: str) -> str:
+    """Check the signed headers that say what the message is, where it was sent, from which vault and when
+    it is valid; returns the URL Vault says it signed for. Every vault signs with the same Veeva
+    certificate, so the vault id is what tells this vault's messages from any other's."""
     if _header(signed, "RequestType") != "spark_message":
         raise SparkRefused(401, "NOT_A_SPARK_MESSAGE", "X-VaultAPISignature-RequestType is not spark_message")
     url = _header(signed, "URL")
-    if urlsplit(url).path.rstrip("/") != request_path.rstrip("/"):
+    if unquote(urlsplit(url).path).rstrip("/") != request_path.rstrip("/"):
         raise SparkRefused(401, "SIGNATURE_INVALID", "the message was signed for another URL")
-    if vault_id and _header(signed, "VaultId") != vault_id:
+    if _header(signed, "VaultId") != vault_id:
         raise SparkRefused(401, "VAULT_MISMATCH", "the message comes from another vault than BRIDGE_VAULT_ID")
     try:
         not_before = parse_timestamp(_header(signed, "RequestNotBefore"))
         not_after = parse_timestamp(_header(signed, "RequestNotAfter"))
     except ValueError:
         raise SparkRefused(401, "SIGNATURE_INVALID", "the validity headers are not timestamps") from None
-    if now < not_before - CLOCK_SKEW:
+    if now + CLOCK_SKEW < not_before:  # the skew is added to now: never to a date at the end of the range
         raise SparkRefused(401, "MESSAGE_NOT_YET_VALID", "the message's validity window has not begun")
-    if now > not_after + CLOCK_SKEW:
+    if now - CLOCK_SKEW > not_after:
         raise SparkRefused(401, "MESSAGE_EXPIRED", "the message's validity window has passed")
     return url
 
 
+def urls_to_verify(signed_url: str, received_url: str) -> list[str]:
+    """The URL as Vault says it sent it, then as it reached us (the docs ask for "the full URL as received";
+    a proxy in front may change the scheme or host, and Vault may send the header percent-encoded)."""
+    candidates = [signed_url, unquote(signed_url), received_url]
+    return list(dict.fromkeys(candidates))
+
+
 def certificate_id(signed: Mapping[str, str]) -> str:
     value = _header(signed, "CertificateId")
-    if len(value) > 64 or not value.replace("-", "").replace("_", "").isalnum():
+    if not CERTIFICATE_ID_RE.match(value):
         raise SparkRefused(401, "CERTIFICATE_UNKNOWN", "X-VaultAPISignature-CertificateId is not an id")
     return value
 
 
-def verify(certificate_pem: bytes, signature_b64: str, data: bytes) -> None:
+def verify(certificate_pem: bytes, signature_b64: str, data: bytes | list[bytes]) -> None:
+    """Pass when the signature matches ``data`` (or any of several strings to verify)."""
     try:
         signature = base64.b64decode(signature_b64.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise SparkRefused(401, "SIGNATURE_INVALID", "X-VaultAPI-SignatureV2 is not base64") from None
+    key = rsa_key(certificate_pem)
+    if key is None:
+        raise SparkRefused(503, "CERTIFICATE_UNAVAILABLE", "the vault's certificate holds no RSA key")
+    for candidate in data if isinstance(data, list) else [data]:
+        try:
+            key.verify(signature, candidate, padding.PKCS1v15(), hashes.SHA256())
+            return
+        except InvalidSignature:
+            continue
+    raise SparkRefused(401, "SIGNATURE_INVALID", "the signature does not match the message")
+
+
+def rsa_key(certificate_pem: bytes) -> rsa.RSAPublicKey | None:
+    """The RSA public key of a PEM certificate; None when it is not one."""
     try:
         key = x509.load_pem_x509_certificate(certificate_pem).public_key()
     except ValueError:
-        raise SparkRefused(
-            503, "CERTIFICATE_UNAVAILABLE", "the vault's certificate could not be read"
-        ) from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SparkRefused(503, "CERTIFICATE_UNAVAILABLE", "the vault's certificate does not hold an RSA key")
-    try:
-        key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        raise SparkRefused(401, "SIGNATURE_INVALID", "the signature does not match the message") from None
+        return None
+    return key if isinstance(key, rsa.RSAPublicKey) else None
 
 
 class SparkBody(BaseModel):

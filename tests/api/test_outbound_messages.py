@@ -132,6 +132,15 @@ async def test_a_wrong_token_or_another_connections_token_is_refused(
     assert await rows(clean_db) == []
 
 
+async def test_a_token_that_is_not_ascii_is_refused_not_a_server_error(
+    client: httpx.AsyncClient, clean_db: AsyncEngine, org_url: str
+) -> None:
+    connection_id, _ = await connection(clean_db, org_url)
+    body, _ = message(CALL)
+    path = f"/webhooks/crm/{connection_id}/outbound-messages/%C3%A9t%C3%A9"
+    fault(await client.post(path, content=body, headers=SOAP), 401, "TOKEN_INVALID")
+
+
 async def test_another_orgs_message_is_refused(
     client: httpx.AsyncClient, clean_db: AsyncEngine, org_url: str
 ) -> None:
@@ -163,6 +172,7 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
         (BILLION_LAUGHS, "XML_FORBIDDEN"),
         (EXTERNAL_ENTITY, "XML_FORBIDDEN"),
         (b"<soapenv:Envelope", "XML_INVALID"),
+        (b'<?xml version="1.0" encoding="no-such-encoding"?><a/>', "XML_INVALID"),
         (b"<html><body>hello</body></html>", "NOT_A_SOAP_ENVELOPE"),
         (
             b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>',

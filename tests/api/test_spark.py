@@ -16,6 +16,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.clients.vault_certificates import MAX_MISSES_PER_MINUTE
 from app.main import create_app
 from app.simulators.common.server import ServerThread
 from app.simulators.vault import create_vault_app
@@ -222,6 +223,56 @@ async def test_a_signed_body_that_is_not_json_is_a_415(
 ) -> None:
     problem(await send(client, b"{not json"), 415, "BODY_NOT_JSON")
     assert await rows(clean_db) == []
+
+
+async def test_without_bridge_vault_id_no_message_is_taken(
+    clean_db: AsyncEngine, pg_url: str, redis_url: str, vault: tuple[VaultState, str]
+) -> None:
+    """Every vault signs with the same Veeva certificate: the vault id is what makes a message this vault's."""
+    settings = make_settings(pg_url, redis_url=redis_url, vault_url=vault[1], vault_id=None)
+    async with running_app(create_app(settings)) as client:
+        body = problem(await send(client, message(vault, ["V6A000000001001"])), 503, "CTMS_NOT_CONFIGURED")
+        assert "BRIDGE_VAULT_ID" in body["detail"]
+    assert await rows(clean_db) == []
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00.000+01:00", "9999-12-31T23:59:59.000-01:00"])
+async def test_a_timestamp_out_of_range_is_refused_not_a_server_error(
+    client: httpx.AsyncClient, clean_db: AsyncEngine, vault: tuple[VaultState, str], stamp: str
+) -> None:
+    raw = orjson.dumps(message(vault, ["V6A000000001001"]))
+    headers = {
+        **signed_spark_headers(raw, URL, vault_id=VAULT_ID),
+        "X-VaultAPISignature-RequestNotAfter": stamp,
+    }
+    problem(await client.post(PATH, content=raw, headers=headers), 401, "SIGNATURE_INVALID")
+    queued = message(vault, ["V6A000000001001"])
+    queued["enter_queue_timestamp"] = stamp
+    problem(await send(client, queued), 422, "MESSAGE_INVALID")
+    assert await rows(clean_db) == []
+
+
+async def test_forged_messages_naming_new_certificate_ids_cost_the_vault_a_few_calls_at_most(
+    client: httpx.AsyncClient, vault: tuple[VaultState, str], forger: SigningKey
+) -> None:
+    state = vault[0]
+    assert (
+        await send(client, message(vault, ["V6A000000001001"]))
+    ).status_code == 200  # its certificate is kept
+    state.calls.clear()
+    answers = []
+    for n in range(30):
+        forged = await send(
+            client, message(vault, ["V6A000000001001"]), key=forger, certificate_id=f"9{n:04d}"
+        )
+        answers.append((forged.status_code, forged.json()["code"]))
+    asked = [c for c in state.calls.calls if "/services/certificate/" in c.path]
+    assert len(asked) == MAX_MISSES_PER_MINUTE
+    assert answers[:MAX_MISSES_PER_MINUTE] == [(401, "CERTIFICATE_UNKNOWN")] * MAX_MISSES_PER_MINUTE
+    assert set(answers[MAX_MISSES_PER_MINUTE:]) == {(503, "CERTIFICATE_UNAVAILABLE")}  # "later", not asked
+    assert (
+        await send(client, message(vault, ["V6A000000001002"]))
+    ).status_code == 200  # the real one still works
 
 
 async def test_an_unreachable_vault_is_a_503_that_makes_vault_retry(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -106,37 +105,40 @@ async def test_a_deleted_call_is_inactivated_by_the_next_transfer_run_and_not_be
         assert run["counts"][f"{org.connection_id}/crm_activity__v"]["inactivated"] == 1
 
 
-@pytest.mark.parametrize("push", ["outbound_messages", "none"])
 async def test_a_deletion_no_push_announced_is_applied_by_the_run_that_finds_it(
-    clean_db: AsyncEngine, pg_url: str, redis_url: str, push: str
+    clean_db: AsyncEngine, pg_url: str, redis_url: str
 ) -> None:
-    """F4 with an org on Outbound Messages (which announce no deletion) or with no push at all (issue 15)."""
-    with simulated_world() as world:
-        org = world.orgs[0]
-        org.outbound_messages = push == "outbound_messages"
-        await world.connect(clean_db, org)
+    """F4 with no pushed deletion (issue 15): org a sends Outbound Messages (which announce no deletion),
+    org b sends nothing at all."""
+    with simulated_world(salesforce_orgs=2) as world:
+        a, b = world.orgs
+        a.outbound_messages = True
+        await world.connect(clean_db, a)
+        await world.connect(clean_db, b)
         async with deployment(world, clean_db, pg_url, redis_url, **NO_CRON):
-            if push == "none":
-                world.vault.emitter.enabled = org.state.emitter.enabled = False
+            b.state.emitter.enabled = False
             person(world.vault, "HCP-11")
-            call_id = send_call(org, account(org, "HCP-11"))
-            if push == "none":
-                await run_transfer_once(clean_db, redis_url)
-            [med] = await eventually(lambda: _now(medical_activities(world)), lambda rows: len(rows) == 1)
-            assert status_of(med) == "active__v"
-            assert med["from__v"] == "Ana Silva (ana.silva@example.com)"  # the creator, as the org has it
+            calls = {org.connection_id: send_call(org, account(org, "HCP-11")) for org in (a, b)}
+            await run_transfer_once(clean_db, redis_url)  # finds b's call; a's came as an Outbound Message
+            meds = await eventually(lambda: _now(medical_activities(world)), lambda rows: len(rows) == 2)
+            assert {m["external_id__v"] for m in meds} == {f"{c}:{call}" for c, call in calls.items()}
+            assert {status_of(m) for m in meds} == {"active__v"}
+            assert {m["from__v"] for m in meds} == {"Ana Silva (ana.silva@example.com)"}  # read from each org
 
-            org.state.delete_record("Call2_vod__c", call_id)
+            for org in (a, b):
+                org.state.delete_record("Call2_vod__c", calls[org.connection_id])
             # the org's deleted/ feed covers whole past minutes only (as Salesforce's does): wait for the next
             await asyncio.sleep(61 - utc_now().second)
             run = await run_transfer_once(clean_db, redis_url)
             assert run["status"] == "succeeded"
-            assert run["counts"][f"{org.connection_id}/Call2_vod__c"]["seen"] == 1
+            for org in (a, b):
+                assert run["counts"][f"{org.connection_id}/Call2_vod__c"]["seen"] == 1
             await eventually(
-                lambda: _now(status_of(medical_activities(world)[0])), lambda s: s == "inactive__v"
+                lambda: _now({status_of(m) for m in medical_activities(world)}),
+                lambda s: s == {"inactive__v"},
             )
-        if push == "outbound_messages":
-            assert [e.type for e in org.state.emitter.log] == ["outbound_message"]  # and no webhook at all
+        assert [e.type for e in a.state.emitter.log] == ["outbound_message"]  # and no webhook at all
+        assert b.state.emitter.log == []
 
 
 async def test_with_webhooks_off_one_run_catches_up_both_ways_and_a_second_changes_nothing(

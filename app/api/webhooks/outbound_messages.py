@@ -67,7 +67,7 @@ def _xml_responses() -> dict[int | str, dict[str, object]]:
     description=(
         "For an Outbound Message on `Call2_vod__c` sent by a record-triggered Flow or workflow rule "
         "(README: Connecting a real Veeva CRM org). `token` comes with the connection's webhook secret "
-        "(`GET /api/v1/connections/{id}/outbound-message-url`). The body is parsed with DTDs and entities "
+        "(`GET /api/v1/connections/{id}/outbound-message-urls`). The body is parsed with DTDs and entities "
         "refused; `OrganizationId` must be the org the connection signs in to. Each `Notification` is "
         "stored once (its `Id` is the idempotency key) as a thin call event, then the answer is "
         "`<Ack>true</Ack>`. Any refusal is a SOAP fault without an Ack, so Salesforce sends it again."

@@ -58,8 +58,8 @@ EXAMPLE = {
         "For a Spark queue of the CTMS vault (README: Connecting a real Vault). The message's "
         "`X-VaultAPISignature-*` headers and `X-VaultAPI-SignatureV2` are verified with the certificate "
         "the vault serves for `X-VaultAPISignature-CertificateId` (fetched from `BRIDGE_VAULT_URL`, kept "
-        "by id); a message outside its validity window, signed for another URL or from another vault "
-        "(`BRIDGE_VAULT_ID`, when set) is refused. `message.attributes` must name the `object` and the "
+        "by id); a message outside its validity window, signed for another URL or from another vault than "
+        "`BRIDGE_VAULT_ID` (required: every vault signs with the same certificate) is refused. `message.attributes` must name the `object` and the "
         "`event` (`insert`, `update` or `delete`); each of the up to 500 `items` (record ids) is stored as "
         "a thin CTMS event, and the answer is 200 only once all are stored. A repeated `message_id` "
         "stores nothing new."
@@ -100,7 +100,10 @@ async def _verify(request: Request, resources: Resources, body: bytes) -> None:
     signed = spark.signature_headers(request.headers)
     if not signed and not request.headers.get(spark.SIGNATURE_HEADER):
         raise spark.SparkRefused(401, "SIGNATURE_MISSING", "this is not a signed Spark message")
-    url = spark.check_envelope(signed, datetime.now(UTC), request.url.path, resources.settings.vault_id)
+    vault_id = resources.settings.vault_id
+    if not vault_id:  # every vault signs with the same certificate: the id is what makes a message ours
+        raise spark.SparkRefused(503, "CTMS_NOT_CONFIGURED", "set BRIDGE_VAULT_ID to receive Spark messages")
+    url = spark.check_envelope(signed, datetime.now(UTC), request.url.path, vault_id)
     signature = request.headers.get(spark.SIGNATURE_HEADER, "")
     if not signature:
         raise spark.SparkRefused(401, "SIGNATURE_MISSING", "the X-VaultAPI-SignatureV2 header is missing")
@@ -116,7 +119,8 @@ async def _verify(request: Request, resources: Resources, body: bytes) -> None:
         raise spark.SparkRefused(
             503, "CERTIFICATE_UNAVAILABLE", "the vault's certificate could not be had"
         ) from None
-    spark.verify(pem, signature, spark.string_to_verify(signed, body, url))
+    urls = spark.urls_to_verify(url, str(request.url))
+    spark.verify(pem, signature, [spark.string_to_verify(signed, body, u) for u in urls])
 
 
 def _parse(body: bytes) -> spark.SparkMessage:

@@ -122,10 +122,13 @@ async def _plan_connection(
                 to_write.append((d.id, medical_activity_inactivation(conn.id, d.source_id, ctms_names)))
         else:
             data = work.event_data(d)
-            raw = read.get(d.source_id) if data.get("thin") else data.get("record")
+            raw = (
+                read.get(d.source_id, read.get(d.source_id[:15])) if data.get("thin") else data.get("record")
+            )
             if data.get("thin") and raw is None:
                 outcomes[d.id] = Outcome.dead(
-                    "CALL_NOT_FOUND", "the call is not in the org any more (deleted after it was sent?)"
+                    "CALL_NOT_FOUND",
+                    "the org has no such call sent to Vault Clinical (deleted since, or its flag is not set)",
                 )
             elif not isinstance(raw, dict):
                 outcomes[d.id] = Outcome.dead("RECORD_MISSING", "the event carries no call record")

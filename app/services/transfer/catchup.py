@@ -214,16 +214,17 @@ def _as_call_record(row: dict[str, Any], names: CrmNames, account_rel: str) -> d
 async def read_salesforce_calls(
     gateway: SalesforceGateway, names: CrmNames, identifier: str, ids: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """The calls with these ids (thin events: Outbound Messages), read as catch-up reads them; by id."""
+    """The calls with these ids that are sent to Vault Clinical (thin events: Outbound Messages), read as
+    catch-up reads them; by id, 18 characters and 15 (an id may come in either form)."""
     select, account_rel = _salesforce_call_query(names, identifier)
+    f = names.call.fields
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 200):  # keeps the SOQL well under its length limit
         chunk = ", ".join(soql_quote(i) for i in ids[start : start + 200])
-        for row in await gateway.client.query(
-            f"{select} WHERE {safe_name(names.call.fields.id)} IN ({chunk})"
-        ):
+        soql = f"{select} WHERE {safe_name(f.id)} IN ({chunk}) AND {safe_name(f.sent_to_vault)} = true"
+        for row in await gateway.client.query(soql):
             record = _as_call_record(row, names, account_rel)
-            found[str(record[names.call.fields.id])] = record
+            found[str(record[f.id])] = found[str(record[f.id])[:15]] = record
     return found
 
 
