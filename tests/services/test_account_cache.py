@@ -13,8 +13,22 @@ from app.context import Resources
 from app.models import utcnow
 from app.services import record_timeline
 from app.services.delivery.engine import drain_lane
-from tests.e2e.harness import World, account, activity, interactions, person, study
+from app.worker.queue import InProcessQueue
+from tests.conftest import make_settings
+from tests.e2e.harness import (
+    World,
+    account,
+    activity,
+    any_account,
+    interactions,
+    person,
+    simulated_world,
+    study,
+)
+from tests.services.conftest import PARTITIONS, _drained_by_the_test
 from tests.services.test_pipeline import changed, plan_and_drain, store
+
+VAULT_CRM_MATCH = {"ctms_person_field": "external_id__v", "crm_account_field": "external_id__v"}
 
 
 async def cached_account(engine: AsyncEngine) -> str | None:
@@ -113,3 +127,40 @@ async def test_a_transfer_run_forgets_matches_of_accounts_re_keyed_merged_or_del
         moved = await transfer_runs.watermark(session, f"crm:{connection_id}:accounts")
     assert moved is not None
     assert moved > clock.now - timedelta(hours=2)
+
+
+async def test_on_vault_crm_an_account_deleted_since_is_matched_again_not_dead_lettered(
+    clean_db: AsyncEngine, pg_url: str
+) -> None:
+    """Vault answers a reference to a record that is gone with INVALID_DATA naming the field, not with
+    Salesforce's codes: the same recovery follows."""
+    with simulated_world(salesforce_orgs=0, vault_crm_orgs=1) as world:
+        settings = make_settings(pg_url, connection_concurrency=PARTITIONS, **world.settings_values())
+        resources = await Resources.open(settings, InProcessQueue({"deliver_lane": _drained_by_the_test}))
+        try:
+            [org] = world.orgs
+            await world.connect(clean_db, org, sync_studies_and_sites=False, account_match=VAULT_CRM_MATCH)
+            loser = any_account(org, "HCP-31")
+            record = activity(world.vault, person(world.vault, "HCP-31"), study(world.vault))
+            await store(resources, changed(record))
+            await plan_and_drain(resources)
+            assert await cached_account(clean_db) == loser
+
+            org.state.user_delete("account__v", loser)
+            survivor = any_account(org, "HCP-31")
+            later = datetime.fromisoformat(record["modified_date__v"]) + timedelta(seconds=5)
+            await store(resources, changed(record, subject__v="after", modified_date__v=later.isoformat()))
+            lanes = await plan_and_drain(resources)
+            assert await cached_account(clean_db) is None  # the vault said the account is gone
+
+            async with clean_db.begin() as conn:  # the retry's backoff has passed
+                await conn.execute(
+                    text("UPDATE deliveries SET next_attempt_at = now() WHERE status = 'pending'")
+                )
+            for lane in lanes:
+                await drain_lane(resources, lane)
+            [interaction] = interactions(org)
+            assert interaction["account__v"] == survivor
+            assert await cached_account(clean_db) == survivor
+        finally:
+            await resources.close()

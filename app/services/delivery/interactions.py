@@ -163,11 +163,21 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
         marks_deletion=lambda d: d.operation == Operation.DELETE_INTERACTION,
     )
     outcomes.update(sent)
-    await _forget_gone_accounts(work, conn.id, sent, outcomes, activities, set(cached))
+    await _forget_gone_accounts(
+        work, conn.id, sent, outcomes, activities, set(cached), names.interaction.fields.account
+    )
     return outcomes
 
 
-ACCOUNT_GONE = frozenset({"INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"})
+ACCOUNT_GONE = frozenset({"INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED"})  # Salesforce's codes
+
+
+def _account_gone(outcome: Outcome, account_field: str) -> bool:
+    """Salesforce names a missing reference by code; Vault (Vault CRM) answers INVALID_DATA and names the
+    field whose value is no record (``… for field [account__v] …``)."""
+    if outcome.error_code in ACCOUNT_GONE:
+        return True
+    return outcome.error_code == "INVALID_DATA" and f"[{account_field}]" in (outcome.error or "")
 
 
 async def _forget_gone_accounts(
@@ -177,6 +187,7 @@ async def _forget_gone_accounts(
     outcomes: dict[int, Outcome],
     activities: dict[int, CtmsActivity],
     cached: set[str],
+    account_field: str,
 ) -> None:
     """A write refused because a referenced record is gone, for a person whose account came from the
     cache: the account was most likely merged or deleted in the CRM. Drop the match and try again, so
@@ -184,7 +195,7 @@ async def _forget_gone_accounts(
     gone = {
         delivery_id: activities[delivery_id].person_id
         for delivery_id, outcome in sent.items()
-        if outcome.error_code in ACCOUNT_GONE
+        if _account_gone(outcome, account_field)
         and delivery_id in activities
         and activities[delivery_id].person_id in cached
     }
