@@ -75,7 +75,7 @@ def check_envelope(signed: Mapping[str, str], now: datetime, request_path: str, 
     if _header(signed, "RequestType") != "spark_message":
         raise SparkRefused(401, "NOT_A_SPARK_MESSAGE", "X-VaultAPISignature-RequestType is not spark_message")
     url = _header(signed, "URL")
-    if unquote(urlsplit(url).path).rstrip("/") != request_path.rstrip("/"):
+    if urlsplit(unquote(url)).path.rstrip("/") != request_path.rstrip("/"):
         raise SparkRefused(401, "SIGNATURE_INVALID", "the message was signed for another URL")
     if _header(signed, "VaultId") != vault_id:
         raise SparkRefused(401, "VAULT_MISMATCH", "the message comes from another vault than BRIDGE_VAULT_ID")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -133,6 +134,23 @@ async def test_header_names_in_any_case_verify(
         (k.upper() if k.startswith("X-VaultAPISignature") else k.lower()): v for k, v in headers.items()
     }
     response = await client.post(PATH, content=raw, headers=shouted)
+    assert response.status_code == 200, response.text
+    assert len(await rows(clean_db)) == 1
+
+
+@pytest.mark.parametrize(
+    "header_url",
+    [
+        "https://bridge.example.com/webhooks/ctms/spark",  # the public URL; the signature is over the one received
+        quote(URL, safe=""),  # the header percent-encoded; the signature is over the plain URL
+    ],
+)
+async def test_the_url_is_verified_as_vault_names_it_decoded_or_as_received(
+    client: httpx.AsyncClient, clean_db: AsyncEngine, vault: tuple[VaultState, str], header_url: str
+) -> None:
+    raw = orjson.dumps(message(vault, ["V6A000000001001"]))
+    headers = signed_spark_headers(raw, URL, vault_id=VAULT_ID, header_url=header_url)
+    response = await client.post(PATH, content=raw, headers=headers)
     assert response.status_code == 200, response.text
     assert len(await rows(clean_db)) == 1
 

@@ -75,8 +75,10 @@ def signed_spark_headers(
     key: SigningKey | None = None,
     certificate_id: str = CERTIFICATE_ID,
     now: datetime | None = None,
+    header_url: str | None = None,
 ) -> dict[str, str]:
-    """The headers Vault sends with a Spark message (valid from a minute before to five minutes after)."""
+    """The headers Vault sends with a Spark message (valid from a minute before to five minutes after),
+    signed over ``url``; ``header_url`` (tests) puts another form of it in ``X-VaultAPISignature-URL``."""
     key = key or simulator_key()
     now = now or datetime.now(UTC)
     headers = {
@@ -87,7 +89,7 @@ def signed_spark_headers(
         "X-VaultAPISignature-RequestNotBefore": _stamp(now - timedelta(minutes=1)),
         "X-VaultAPISignature-RequestNotAfter": _stamp(now + timedelta(minutes=5)),
         "X-VaultAPISignature-RequestType": "spark_message",
-        "X-VaultAPISignature-URL": url,
+        "X-VaultAPISignature-URL": header_url or url,
         "X-VaultAPISignature-VaultId": str(vault_id),
     }
     data = string_to_verify(signature_headers(headers), body, url)
