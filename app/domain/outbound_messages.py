@@ -19,6 +19,8 @@ from xml.sax.saxutils import escape
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
+from app.domain.refusals import Refused
+
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -27,12 +29,7 @@ FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 MAX_NOTIFICATIONS = 100
 
 
-class MessageRefused(Exception):
-    """Not a usable Outbound Message; ``code`` is stable and goes back in the SOAP fault."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+MessageRefused = Refused  # an Outbound Message refused (answered as a SOAP fault)
 
 
 @dataclass(frozen=True)

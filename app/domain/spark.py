@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.envelopes import VAULT_NAME, StoredFields, parse_timestamp
+from app.domain.refusals import Refused
 
 HEADER_PREFIX = "x-vaultapisignature-"
 SIGNATURE_HEADER = "x-vaultapi-signaturev2"
@@ -43,12 +44,7 @@ EVENT_TYPES = {
 }
 
 
-class SparkRefused(Exception):
-    """The message cannot be trusted or used; ``code`` is stable and safe to return to the sender."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+SparkRefused = Refused  # a Spark message refused; the name callers and tests use
 
 
 def signature_headers(headers: Mapping[str, str]) -> dict[str, str]:
