@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     sweeper_interval_seconds: float = Field(30.0, gt=0, description="re-enqueue stored, unhandled events")
     sweeper_grace_seconds: float = Field(10.0, ge=0, description="leave just-stored events to the fast path")
-    lease_seconds: float = Field(60.0, gt=0, description="how long a worker owns claimed deliveries")
+    lease_seconds: float = Field(
+        60.0, gt=0, description="how long a worker owns claimed deliveries, or an initial load, unrenewed"
+    )
     http_timeout_seconds: float = Field(30.0, gt=0)
     retry_base_seconds: float = Field(1.0, gt=0, description="first retry delay; doubles each attempt")
     retry_cap_seconds: float = Field(900.0, gt=0, description="longest delay between two attempts")

@@ -52,3 +52,8 @@ THROTTLE_PAUSED_UNTIL = Gauge(
 THROTTLE_PAUSES = Counter(
     "bridge_throttle_pauses_total", "Throttle signals from targets, by reason", ["target", "reason"]
 )
+INITIAL_LOAD_RECORDS = Counter(
+    "bridge_initial_load_records_total",
+    "Records an initial load read from a source, by source and outcome (stored, known, invalid)",
+    ["source", "outcome"],
+)

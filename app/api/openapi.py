@@ -38,6 +38,7 @@ _NOT_FOUND = {
     "events": "EVENT_NOT_FOUND",
     "deliveries": "DELIVERY_NOT_FOUND",
     "transfer-runs": "TRANSFER_RUN_NOT_FOUND",
+    "initial-loads": "INITIAL_LOAD_NOT_FOUND",
     "api-keys": "API_KEY_NOT_FOUND",
 }
 _CONFLICTS = (  # (path ending, method) -> code; the first that fits
@@ -45,6 +46,8 @@ _CONFLICTS = (  # (path ending, method) -> code; the first that fits
     ("/replay", "post", "DELIVERY_NOT_REPLAYABLE"),
     ("/discard", "post", "DELIVERY_NOT_DISCARDABLE"),
     ("/{connection_id}", "delete", "CONNECTION_ACTIVE"),
+    ("/initial-loads", "post", "INITIAL_LOAD_IN_PROGRESS"),
+    ("/resume", "post", "INITIAL_LOAD_NOT_RESUMABLE"),
     ("", "", "CONNECTION_NAME_TAKEN"),
 )
 

@@ -119,6 +119,7 @@ def _register_subcommands() -> None:
         events,
         global_settings,
         links,
+        load,
         secrets,
         trace,
         transfer,
@@ -130,6 +131,7 @@ def _register_subcommands() -> None:
     cli.add_typer(api_keys.app, name="api-keys")
     cli.add_typer(global_settings.app, name="settings")
     cli.add_typer(transfer.app, name="transfer")
+    cli.add_typer(load.app, name="load")
     cli.add_typer(secrets.app, name="secrets")
     cli.command("links")(links.links)
     cli.command("trace")(trace.trace)

@@ -251,6 +251,11 @@ class SalesforceClient:
             rows.extend((body or {}).get("records") or [])
         return rows
 
+    async def count(self, soql: str) -> int:
+        """``SELECT COUNT() FROM …``: the number of rows, from the answer's totalSize."""
+        body, _ = await self.call("GET", "query", "query", params={"q": soql})
+        return int((body or {}).get("totalSize") or 0)
+
     async def get(self, object_name: str, record_id: str) -> dict[str, Any] | None:
         body, _ = await self.call("GET", f"sobjects/{object_name}/{quote(record_id)}", f"read {object_name}")
         return body if isinstance(body, dict) else None

@@ -240,6 +240,9 @@ class VaultClient:
 
     async def query(self, vql: str) -> list[dict[str, Any]]:
         """Run VQL and follow ``next_page`` until every row is read."""
+        return await self._all_pages(await self._query(vql), "POST", "query page")
+
+    async def _query(self, vql: str) -> dict[str, Any]:
         body, _ = await self.call(
             "POST",
             "query",
@@ -247,7 +250,14 @@ class VaultClient:
             data={"q": vql},
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-        return await self._all_pages(body, "POST", "query page")
+        return body
+
+    async def query_page(self, vql: str) -> tuple[list[dict[str, Any]], int | None]:
+        """Run VQL and read its first page only, with the total the vault counted (None if not given):
+        a caller that pages by its own cursor (``PAGESIZE``/``PAGEOFFSET``) never follows ``next_page``."""
+        body = await self._query(vql)
+        total = (body.get("responseDetails") or {}).get("total")
+        return list(body.get("data") or []), total if isinstance(total, int) else None
 
     async def deleted_ids(self, object_name: str, start: str, end: str | None = None) -> list[dict[str, Any]]:
         """Ids deleted since `start` (up to `end`), every page: Vault answers at most 1,000 per page."""

@@ -5,6 +5,7 @@ from app.models.connections import Connection, GlobalSettings
 from app.models.deliveries import OPEN_STATUSES, Delivery, DeliveryAttempt, DeliveryStatus, Operation
 from app.models.events import EventStatus, InboxEvent
 from app.models.links import AccountMatch, RecordLink
+from app.models.loads import InitialLoad
 from app.models.operations import (
     ApiKey,
     AuditEntry,
@@ -26,6 +27,7 @@ __all__ = [
     "EventStatus",
     "GlobalSettings",
     "InboxEvent",
+    "InitialLoad",
     "Operation",
     "RecordLink",
     "ThrottleGate",

@@ -13,6 +13,7 @@ from app.api.operator import (
     connections,
     deliveries,
     events,
+    initial_loads,
     links,
     records,
     settings,
@@ -23,7 +24,18 @@ from app.api.operator.roles import unguarded
 
 ROUTERS = [
     m.router
-    for m in (connections, settings, events, deliveries, links, records, transfer_runs, audit_log, api_keys)
+    for m in (
+        connections,
+        settings,
+        events,
+        deliveries,
+        links,
+        records,
+        transfer_runs,
+        initial_loads,
+        audit_log,
+        api_keys,
+    )
 ]
 
 router = APIRouter(dependencies=[Depends(authorize)])

@@ -40,6 +40,10 @@ ROLE_MATRIX: dict[tuple[str, str], Role] = {
     ("GET", f"{V1}/transfer-runs"): VIEWER,
     ("GET", f"{V1}/transfer-runs/{{run_id}}"): VIEWER,
     ("POST", f"{V1}/transfer-runs"): OPERATOR,  # the route comes with the Transfer job
+    ("GET", f"{V1}/initial-loads"): VIEWER,
+    ("GET", f"{V1}/initial-loads/{{load_id}}"): VIEWER,
+    ("POST", f"{V1}/initial-loads"): OPERATOR,  # reads both systems and writes through the pipeline
+    ("POST", f"{V1}/initial-loads/{{load_id}}/resume"): OPERATOR,
     ("GET", f"{V1}/audit-log"): VIEWER,
     ("GET", f"{V1}/api-keys"): ADMIN,  # prefixes and holders of keys are an admin's business
     ("POST", f"{V1}/api-keys"): ADMIN,

@@ -176,7 +176,7 @@ def _relationship(field_name: str) -> str:
     return field_name[:-2] if field_name.endswith("Id") else field_name
 
 
-def _salesforce_call_query(names: CrmNames, identifier: str) -> tuple[str, str]:
+def salesforce_call_query(names: CrmNames, identifier: str) -> tuple[str, str]:
     """``SELECT … FROM`` the call object with what a Medical Activity needs (its account's identifier and
     its creator through their relationships), and the account relationship's name."""
     call, f = names.call, names.call.fields
@@ -200,7 +200,7 @@ def _salesforce_call_query(names: CrmNames, identifier: str) -> tuple[str, str]:
     return select, account_rel
 
 
-def _as_call_record(row: dict[str, Any], names: CrmNames, account_rel: str) -> dict[str, Any]:
+def as_salesforce_call(row: dict[str, Any], names: CrmNames, account_rel: str) -> dict[str, Any]:
     """A SOQL row in the shape of a webhook's call record."""
     f = names.call.fields
     row["attributes"] = {"type": names.call.object}
@@ -216,14 +216,14 @@ async def read_salesforce_calls(
 ) -> dict[str, dict[str, Any]]:
     """The calls with these ids that are sent to Vault Clinical (thin events: Outbound Messages), read as
     catch-up reads them; by id, 18 characters and 15 (an id may come in either form)."""
-    select, account_rel = _salesforce_call_query(names, identifier)
+    select, account_rel = salesforce_call_query(names, identifier)
     f = names.call.fields
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 200):  # keeps the SOQL well under its length limit
         chunk = ", ".join(soql_quote(i) for i in ids[start : start + 200])
         soql = f"{select} WHERE {safe_name(f.id)} IN ({chunk}) AND {safe_name(f.sent_to_vault)} = true"
         for row in await gateway.client.query(soql):
-            record = _as_call_record(row, names, account_rel)
+            record = as_salesforce_call(row, names, account_rel)
             found[str(record[f.id])] = found[str(record[f.id])[:15]] = record
     return found
 
@@ -234,12 +234,12 @@ async def _salesforce(
     """Sent calls by SOQL on SystemModstamp (to the second; the updated/ resource only covers whole past
     minutes), deletions by the deleted/ resource, and the time its answer covers them up to."""
     client, call = gateway.client, names.call
-    select, account_rel = _salesforce_call_query(names, identifier)
+    select, account_rel = salesforce_call_query(names, identifier)
     soql = (
         f"{select} "
         f"WHERE SystemModstamp > {since.strftime('%Y-%m-%dT%H:%M:%SZ')} AND {safe_name(call.fields.sent_to_vault)} = true"
     )
-    sent = [_as_call_record(row, names, account_rel) for row in await client.query(soql)]
+    sent = [as_salesforce_call(row, names, account_rel) for row in await client.query(soql)]
     records, covered = await salesforce_deleted(client, call.object, since, now)
     return sent, [(str(d["id"]), str(d["deletedDate"])) for d in records], covered
 
@@ -266,11 +266,9 @@ def covered_until(latest: str | None, now: datetime) -> datetime:
         ) from None
 
 
-async def _vault_crm(
-    gateway: VaultCrmGateway, names: CrmNames, identifier: str, since: datetime
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    client, call = gateway.client, names.call
-    f = call.fields
+def vault_crm_call_query(names: CrmNames, identifier: str) -> str:
+    """``SELECT … FROM`` the Vault CRM call object with what a Medical Activity needs."""
+    f = names.call.fields
     columns = [
         f.id,
         f.date,
@@ -282,22 +280,35 @@ async def _vault_crm(
         f.last_modified,
         f.created_by,
         f"{f.account_relationship}.{identifier}",
+        "created_date__v",
     ]
     user_fields = (names.user.first_name, names.user.last_name, names.user.email)
     columns += [f"{f.created_by_relationship}.{c}" for c in user_fields]  # "From" of the Medical Activity
+    return f"SELECT {', '.join(sorted({safe_name(c) for c in columns}))} FROM {safe_name(names.call.object)}"  # noqa: S608 - names checked, no values
+
+
+def as_vault_crm_call(row: dict[str, Any], names: CrmNames, identifier: str) -> dict[str, Any]:
+    """A VQL row in the shape of a webhook's call record: relationships nested, as the webhook has them."""
+    f = names.call.fields
+    dotted = f"{f.account_relationship}.{identifier}"
+    if dotted in row:  # Vault answers relationship fields as dotted keys
+        row[f.account_relationship] = {"id": row.get(f.account), identifier: row.pop(dotted)}
+    user_fields = (names.user.first_name, names.user.last_name, names.user.email)
+    creator = {c: row.pop(f"{f.created_by_relationship}.{c}", None) for c in user_fields}
+    if any(v is not None for v in creator.values()):
+        row[f.created_by_relationship] = {"id": row.get(f.created_by), **creator}
+    return row
+
+
+async def _vault_crm(
+    gateway: VaultCrmGateway, names: CrmNames, identifier: str, since: datetime
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    client, call = gateway.client, names.call
     vql = (
-        f"SELECT {', '.join(sorted({safe_name(c) for c in columns}))} FROM {safe_name(call.object)} "  # noqa: S608 - names checked, no values
-        f"WHERE modified_date__v > '{format_vault_datetime(since)}' AND {safe_name(f.sent_to_vault)} = true"
+        f"{vault_crm_call_query(names, identifier)} "
+        f"WHERE modified_date__v > '{format_vault_datetime(since)}' AND {safe_name(call.fields.sent_to_vault)} = true"
     )
-    sent: list[dict[str, Any]] = []
-    for row in await client.query(vql):
-        dotted = f"{f.account_relationship}.{identifier}"
-        if dotted in row:  # Vault answers relationship fields as dotted keys
-            row[f.account_relationship] = {"id": row.get(f.account), identifier: row.pop(dotted)}
-        creator = {c: row.pop(f"{f.created_by_relationship}.{c}", None) for c in user_fields}
-        if any(v is not None for v in creator.values()):  # nested, as the webhook carries it
-            row[f.created_by_relationship] = {"id": row.get(f.created_by), **creator}
-        sent.append(row)
+    sent = [as_vault_crm_call(row, names, identifier) for row in await client.query(vql)]
     deleted = [
         (str(d["id"]), str(d["date_deleted"]))
         for d in await client.deleted_ids(call.object, since.strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -27,6 +27,7 @@ from app.repositories import connections as connections_repo
 from app.repositories import transfer_runs
 from app.services import planning, wakeups
 from app.services.delivery.matching import match_pair
+from app.services.liveness import Lost, kept_alive
 from app.services.names import crm_names_for, ctms_names_for
 from app.services.single_planner import planning_turn
 from app.services.transfer.accounts import account_key, refresh_account_matches
@@ -106,35 +107,21 @@ async def run_transfer(
 
 async def run_kept_alive(resources: Resources, run_id: int, work: Coroutine[Any, Any, T]) -> T:
     """Run `work` while renewing the run's heartbeat; stop it when the run is lost."""
-    steps = asyncio.ensure_future(work)
-    keeper = asyncio.ensure_future(_keep_beating(resources, run_id))
+
+    async def beat() -> bool:
+        async with resources.sessionmaker() as session, session.begin():
+            return await transfer_runs.beat(session, run_id, utcnow())
+
     try:
-        await asyncio.wait({steps, keeper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:  # also on our own cancellation: neither task outlives the run
-        keeper.cancel()
-        steps.cancel()  # a no-op once the steps are done
-        await asyncio.gather(keeper, steps, return_exceptions=True)
-    if steps.cancelled():  # the keeper returned first: the run is lost
-        raise TransferRunLost(run_id)
-    return steps.result()
-
-
-async def _keep_beating(resources: Resources, run_id: int) -> None:
-    """Returns only when the run is lost: taken over, or unrenewable for SILENCE_LIMIT."""
-    loop = asyncio.get_running_loop()
-    renewed = loop.time()
-    while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        try:
-            async with resources.sessionmaker() as session, session.begin():
-                alive = await transfer_runs.beat(session, run_id, utcnow())
-        except Exception:
-            log.warning("transfer_heartbeat_failed", run_id=run_id)
-            alive = loop.time() - renewed < SILENCE_LIMIT.total_seconds()
-        else:
-            renewed = loop.time()
-        if not alive:
-            return
+        return await kept_alive(
+            work,
+            beat,
+            every=HEARTBEAT_SECONDS,
+            silence=SILENCE_LIMIT.total_seconds(),
+            what=f"transfer run {run_id}",
+        )
+    except Lost:
+        raise TransferRunLost(run_id) from None
 
 
 async def _close_cancelled(resources: Resources, run_id: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.worker.jobs.deliver_lane import deliver_lane
+from app.worker.jobs.initial_load import initial_load
 from app.worker.jobs.process_inbox import process_inbox
 from app.worker.jobs.prune import prune
 from app.worker.jobs.sweep import sweep
@@ -15,4 +16,5 @@ JOBS: dict[str, JobFunction] = {
     "sweep": sweep,
     "transfer_run": transfer_run,
     "prune": prune,
+    "initial_load": initial_load,
 }

@@ -155,3 +155,21 @@ def test_an_unreachable_api_is_a_clear_error() -> None:
     result = bridge("http://127.0.0.1:9", "events", "list")
     assert result.exit_code == 2
     assert "cannot reach the bridge at http://127.0.0.1:9" in result.stderr
+
+
+def test_load_start_follows_the_load_to_its_end_and_exits_1_when_it_failed(server: str) -> None:
+    # this server has no CTMS configured and no connection: the load fails, naming why
+    result = bridge(server, "load", "start", "--since", "2026-01-01T00:00:00", "--timeout", "60")
+    assert result.exit_code == 1, result.output
+    assert "Initial load 1: failed" in result.stdout
+    assert "CTMS_NOT_CONFIGURED" in result.stdout
+    shown = as_json(bridge(server, "load", "show", "1", "--json"))
+    assert (shown["status"], shown["since"]) == ("failed", "2026-01-01T00:00:00Z")
+    listed = bridge(server, "load", "list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines()[1].split("\t")[:2] == ["1", "failed"]
+    again = bridge(server, "load", "resume", "1", "--no-wait")
+    assert again.exit_code == 0, again.output  # queued again; it fails again, for the same reason
+    refused = bridge(server, "load", "show", "99")
+    assert refused.exit_code == 1
+    assert "INITIAL_LOAD_NOT_FOUND" in refused.stderr or "no initial load" in refused.stderr

@@ -129,6 +129,12 @@ async def test_no_secret_reaches_answers_logs_or_the_audit_log(
             )
         )
         ids["run_id"] = str(run.scalar_one())
+        load = await conn.execute(
+            text(
+                "INSERT INTO initial_loads (status, trigger, requested_by, created_at, cursors, errors) VALUES ('failed', 'manual', 'x', now(), '{}', '[]') RETURNING id"
+            )
+        )
+        ids["load_id"] = str(load.scalar_one())
     bodies = {
         ("POST", "/api/v1/connections/{connection_id}/webhook-secrets"): {},
         ("POST", "/api/v1/deliveries/{delivery_id}/discard"): {"reason": "leak check"},
