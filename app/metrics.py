@@ -57,3 +57,8 @@ INITIAL_LOAD_RECORDS = Counter(
     "Records an initial load read from a source, by source and outcome (stored, known, invalid)",
     ["source", "outcome"],
 )
+RECONCILIATION_DRIFTS = Gauge(
+    "bridge_reconciliation_drifts",
+    "Drifts the last finished reconciliation run found, by kind",
+    ["kind"],
+)

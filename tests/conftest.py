@@ -82,7 +82,8 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 TABLES = (
     "delivery_attempts, deliveries, inbox_events, record_links, account_matches, connections, throttle_gates, "
-    "global_settings, transfer_runs, initial_loads, watermarks, api_keys, audit_log, worker_heartbeats"
+    "global_settings, transfer_runs, initial_loads, reconciliations, reconciliation_drifts, watermarks, api_keys, "
+    "audit_log, worker_heartbeats"
 )
 
 

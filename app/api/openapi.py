@@ -39,6 +39,7 @@ _NOT_FOUND = {
     "deliveries": "DELIVERY_NOT_FOUND",
     "transfer-runs": "TRANSFER_RUN_NOT_FOUND",
     "initial-loads": "INITIAL_LOAD_NOT_FOUND",
+    "reconciliations": "RECONCILIATION_NOT_FOUND",
     "api-keys": "API_KEY_NOT_FOUND",
 }
 _CONFLICTS = (  # (path ending, method) -> code; the first that fits
@@ -47,6 +48,8 @@ _CONFLICTS = (  # (path ending, method) -> code; the first that fits
     ("/discard", "post", "DELIVERY_NOT_DISCARDABLE"),
     ("/{connection_id}", "delete", "CONNECTION_ACTIVE"),
     ("/initial-loads", "post", "INITIAL_LOAD_IN_PROGRESS"),
+    ("/reconciliations", "post", "RECONCILIATION_IN_PROGRESS"),
+    ("/repair", "post", "RECONCILIATION_NOT_FINISHED"),
     ("/resume", "post", "INITIAL_LOAD_NOT_RESUMABLE"),
     ("", "", "CONNECTION_NAME_TAKEN"),
 )

@@ -15,6 +15,8 @@ from app.clients.vault import MAX_BATCH as VAULT_BATCH
 from app.clients.vault import VaultClient, vql_quote
 
 IN_CHUNK = 100  # values per IN (...) clause: keeps query strings well under URL limits
+SALESFORCE_READ_CHUNK = 200  # ids per SOQL read by id: ~4 KB of ids, well inside a GET's URL
+VAULT_READ_CHUNK = 1000  # ids per VQL read by id: VQL is POSTed, so only a page's size bounds it
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 
@@ -42,6 +44,12 @@ class CrmGateway(Protocol):
 
     async def read_field(self, object_name: str, field: str, ids: list[str]) -> dict[str, str | None]:
         """One field of several records by id."""
+        ...
+
+    async def read_records(
+        self, object_name: str, fields: Iterable[str], ids: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Records by id with these fields, in as few calls as the platform allows; absent ids are gone."""
         ...
 
     async def describe(self, object_name: str) -> dict[str, Any] | None: ...
@@ -74,6 +82,17 @@ class SalesforceGateway:
                 out[str(row["Id"])] = None if value is None else str(value)
         return out
 
+    async def read_records(
+        self, object_name: str, fields: Iterable[str], ids: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        columns = ", ".join(safe_name(c) for c in sorted({"Id", *fields}))
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(sorted({i for i in ids if i}), SALESFORCE_READ_CHUNK):
+            soql = f"SELECT {columns} FROM {safe_name(object_name)} WHERE Id IN ({', '.join(map(soql_quote, part))})"
+            for row in await self.client.query(soql):
+                found[str(row["Id"])] = row
+        return found
+
     async def describe(self, object_name: str) -> dict[str, Any] | None:
         return await self.client.describe(object_name)
 
@@ -98,6 +117,11 @@ class VaultCrmGateway:
             out[str(row["id"])] = None if value is None else str(value)
         return out
 
+    async def read_records(
+        self, object_name: str, fields: Iterable[str], ids: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        return await vault_read_by_ids(self.client, object_name, fields, ids, size=VAULT_READ_CHUNK)
+
     async def describe(self, object_name: str) -> dict[str, Any] | None:
         return await self.client.describe(object_name)
 
@@ -115,12 +139,17 @@ async def vault_find_by_field(
 
 
 async def vault_read_by_ids(
-    client: VaultClient, object_name: str, fields: Iterable[str], ids: Iterable[str]
+    client: VaultClient,
+    object_name: str,
+    fields: Iterable[str],
+    ids: Iterable[str],
+    *,
+    size: int = IN_CHUNK,
 ) -> dict[str, dict[str, Any]]:
-    """Vault records by id, one VQL query per 100 ids; ids that do not exist are absent."""
+    """Vault records by id, one VQL query per `size` ids; ids that do not exist are absent."""
     columns = sorted({"id", *fields})
     found: dict[str, dict[str, Any]] = {}
-    for part in chunks(sorted({i for i in ids if i}), IN_CHUNK):
+    for part in chunks(sorted({i for i in ids if i}), size):
         vql = f"SELECT {', '.join(safe_name(c) for c in columns)} FROM {safe_name(object_name)} WHERE id CONTAINS ({', '.join(map(vql_quote, part))})"
         for row in await client.query(vql):
             found[str(row.get("id"))] = row

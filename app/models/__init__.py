@@ -14,6 +14,7 @@ from app.models.operations import (
     Watermark,
     WorkerHeartbeat,
 )
+from app.models.reconciliations import Drift, Reconciliation
 
 __all__ = [
     "OPEN_STATUSES",
@@ -24,11 +25,13 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "DeliveryStatus",
+    "Drift",
     "EventStatus",
     "GlobalSettings",
     "InboxEvent",
     "InitialLoad",
     "Operation",
+    "Reconciliation",
     "RecordLink",
     "ThrottleGate",
     "TransferRun",

@@ -15,6 +15,7 @@ from app.api.operator import (
     events,
     initial_loads,
     links,
+    reconciliations,
     records,
     settings,
     transfer_runs,
@@ -33,6 +34,7 @@ ROUTERS = [
         records,
         transfer_runs,
         initial_loads,
+        reconciliations,
         audit_log,
         api_keys,
     )

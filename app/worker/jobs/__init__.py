@@ -6,6 +6,7 @@ from app.worker.jobs.deliver_lane import deliver_lane
 from app.worker.jobs.initial_load import initial_load
 from app.worker.jobs.process_inbox import process_inbox
 from app.worker.jobs.prune import prune
+from app.worker.jobs.reconcile import reconcile
 from app.worker.jobs.sweep import sweep
 from app.worker.jobs.transfer import transfer_run
 from app.worker.queue import JobFunction
@@ -17,4 +18,5 @@ JOBS: dict[str, JobFunction] = {
     "transfer_run": transfer_run,
     "prune": prune,
     "initial_load": initial_load,
+    "reconcile": reconcile,
 }

@@ -1,0 +1,183 @@
+"""Repair: re-send what a reconciliation found drifted, through the ordinary pipeline (attempts, links,
+an audit trail), after a dry run that shows exactly what would be done.
+
+A re-send is a forced re-sync: the link forgets its content hash, and a thin event makes delivery read
+the source's current version and write it whatever the target holds. A source deleted but live in the
+target gets the deletion event its system would have sent. A record in a target with no source, and a
+person who matches no account, cannot be fixed by sending again: they are listed, and left.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.envelopes import StoredFields
+from app.models import Connection, Drift, utcnow
+from app.repositories import connections as connections_repo
+from app.repositories import reconciliations as repo
+from app.repositories.inbox_store import NewEvent
+from app.services import audit, intake
+from app.services.names import crm_names_for
+from app.services.operator_errors import Conflict, NotFound
+from app.services.transfer.feed import feed_many
+
+RESEND = ("missing_in_target", "changed_in_target", "changed_in_source")
+REPAIRABLE = (*RESEND, "deleted_in_source")
+
+
+@dataclass
+class RepairPlan:
+    actions: list[dict[str, Any]] = field(default_factory=list)  # what is (or would be) done, per drift
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # drifts a re-send cannot fix, and why
+    events: int = 0
+
+
+async def repair(
+    session: AsyncSession,
+    actor: str,
+    run_id: int,
+    *,
+    dry_run: bool,
+    kinds: list[str] | None = None,
+    source_ids: list[str] | None = None,
+    connection_id: str | None = None,
+) -> RepairPlan:
+    run = await repo.get(session, run_id)
+    if run is None:
+        raise NotFound("RECONCILIATION_NOT_FOUND", f"no reconciliation with id {run_id}")
+    if run.status != "succeeded":
+        raise Conflict("RECONCILIATION_NOT_FINISHED", f"reconciliation {run_id} is {run.status}")
+    drifts = await repo.drifts(
+        session, run_id, kinds=kinds, source_ids=source_ids, connection_id=connection_id, unrepaired=True
+    )
+    connections = {c.id: c for c in await connections_repo.list_active(session)}
+    plan = RepairPlan()
+    events: list[NewEvent] = []
+    forget: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    now = utcnow()
+    for drift in drifts:
+        described = _describe(drift)
+        conn = connections.get(drift.connection_id)
+        reason = _why_not(drift, conn)
+        if reason:
+            plan.skipped.append({**described, "reason": reason})
+            continue
+        assert conn is not None
+        if drift.kind in RESEND:
+            plan.actions.append(
+                {
+                    **described,
+                    "action": "resend",
+                    "writes": "the source's current version, content hash ignored",
+                }
+            )
+            forget[(conn.id, drift.source_system)].append((drift.source_object, drift.source_id))
+            events.append(_resend_event(run_id, drift, now))
+        else:
+            plan.actions.append(
+                {
+                    **described,
+                    "action": "mark_deleted",
+                    "writes": "the deletion, as the source system sends it",
+                }
+            )
+            events.append(_deleted_event(run_id, drift, now))
+    plan.events = len(events)
+    if dry_run:
+        return plan
+    for (conn_id, system), pairs in forget.items():
+        await repo.forget_content(session, conn_id, system, pairs)
+    for start in range(0, len(events), 1000):
+        await feed_many(session, events[start : start + 1000])
+    await repo.mark_repaired(session, [int(a["drift_id"]) for a in plan.actions], now)
+    await audit.record(
+        session,
+        actor=actor,
+        action="reconciliation.repair",
+        resource_type="reconciliation",
+        resource_id=str(run_id),
+        after={
+            "repaired": len(plan.actions),
+            "skipped": len(plan.skipped),
+            "kinds": kinds,
+            "source_ids": len(source_ids or []),
+        },
+    )
+    return plan
+
+
+def _describe(drift: Drift) -> dict[str, Any]:
+    return {
+        "drift_id": drift.id,
+        "kind": drift.kind,
+        "connection_id": drift.connection_id,
+        "source_system": drift.source_system,
+        "source_object": drift.source_object,
+        "source_id": drift.source_id,
+        "target_object": drift.target_object,
+        "target_id": drift.target_id,
+    }
+
+
+def _why_not(drift: Drift, conn: Connection | None) -> str | None:
+    if drift.kind == "in_target_without_source":
+        return "no source to send: remove or re-key the target record by hand"
+    if drift.kind == "unmatched_person":
+        return "no account matches the person: fix the identifier; the next Transfer run retries it"
+    if conn is None:
+        return "the connection is not active"
+    if drift.source_system == "crm" and crm_names_for(conn).platform != "salesforce":
+        return "a Vault CRM call is not read back by id: send it to Vault Clinical again from the org"
+    return None
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _event(drift: Drift, webhook_id: str, type_: str, data: dict[str, Any], now: datetime) -> NewEvent:
+    """An event as the drift's source system would send it, stored under the repair's own id."""
+    crm = drift.source_system == "crm"
+    document = {"type": type_, "timestamp": _stamp(now), "data": data}
+    fields = StoredFields(
+        type=type_, object=drift.source_object, record_id=drift.source_id, source_modified_at=now
+    )
+    return intake.new_event(
+        fields,
+        sender=drift.connection_id if crm else "ctms",
+        webhook_id=webhook_id,
+        source="crm" if crm else "ctms",
+        connection_id=drift.connection_id if crm else None,
+        payload_json=orjson.dumps(document).decode(),
+    )
+
+
+def _resend_event(run_id: int, drift: Drift, now: datetime) -> NewEvent:
+    """A thin event: delivery reads the source's current version, as for a Spark message or an Outbound
+    Message; its time is now, so no earlier change can count as newer."""
+    webhook_id = f"repair:{run_id}:{drift.id}"
+    if drift.source_system == "ctms":
+        return _event(
+            drift,
+            webhook_id,
+            "ctms.record.updated",
+            {"object": drift.source_object, "id": drift.source_id},
+            now,
+        )
+    record = {"attributes": {"type": drift.source_object}, "Id": drift.source_id}
+    return _event(drift, webhook_id, "crm.call.sent_to_vault", {"record": record, "thin": True}, now)
+
+
+def _deleted_event(run_id: int, drift: Drift, now: datetime) -> NewEvent:
+    webhook_id = f"repair:{run_id}:{drift.id}"
+    if drift.source_system == "ctms":
+        data = {"object": drift.source_object, "id": drift.source_id, "modified_date__v": _stamp(now)}
+        return _event(drift, webhook_id, "ctms.record.deleted", data, now)
+    data = {"Id": drift.source_id, "deleted_at": _stamp(now)}
+    return _event(drift, webhook_id, "crm.call.deleted", data, now)
