@@ -120,6 +120,7 @@ def _register_subcommands() -> None:
         global_settings,
         links,
         load,
+        reconcile,
         secrets,
         trace,
         transfer,
@@ -132,6 +133,7 @@ def _register_subcommands() -> None:
     cli.add_typer(global_settings.app, name="settings")
     cli.add_typer(transfer.app, name="transfer")
     cli.add_typer(load.app, name="load")
+    cli.add_typer(reconcile.app, name="reconcile")
     cli.add_typer(secrets.app, name="secrets")
     cli.command("links")(links.links)
     cli.command("trace")(trace.trace)

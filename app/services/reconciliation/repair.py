@@ -89,7 +89,7 @@ async def repair(
             )
             events.append(_deleted_event(run_id, drift, now))
     plan.events = len(events)
-    if dry_run:
+    if dry_run or not plan.actions:  # nothing changes: nothing to audit
         return plan
     for (conn_id, system), pairs in forget.items():
         await repo.forget_content(session, conn_id, system, pairs)

@@ -173,3 +173,53 @@ def test_load_start_follows_the_load_to_its_end_and_exits_1_when_it_failed(serve
     refused = bridge(server, "load", "show", "99")
     assert refused.exit_code == 1
     assert "INITIAL_LOAD_NOT_FOUND" in refused.stderr or "no initial load" in refused.stderr
+
+
+async def test_reconcile_show_as_table_json_and_csv_and_a_dry_run_repair(
+    server: str, clean_db: AsyncEngine
+) -> None:
+    from tests.api.operator.test_reconciliations import rows_of_csv, seeded_run
+
+    created = as_json(
+        bridge(
+            server,
+            "connections",
+            "create",
+            "--name",
+            "CRM R",
+            "--platform",
+            "salesforce",
+            "--login-url",
+            "https://acme.my.salesforce.com",
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "s3cr3t",
+            "--json",
+        )
+    )
+    assert as_json(bridge(server, "connections", "activate", created["id"]))["active"] is True
+    run_id = await seeded_run(clean_db, created["id"])
+    shown = as_json(bridge(server, "reconcile", "show", str(run_id), "--json"))
+    assert [d["kind"] for d in shown["drifts"]] == [
+        "changed_in_target",
+        "in_target_without_source",
+        "deleted_in_source",
+    ]
+    csv_out = bridge(server, "reconcile", "show", str(run_id), "--csv", "--kind", "changed_in_target")
+    assert csv_out.exit_code == 0, csv_out.output
+    [row] = rows_of_csv(csv_out.stdout)
+    assert (row["source_id"], row["field"], row["bridge_wrote"], row["target_has"]) == (
+        "V6A1",
+        "Subject_vod__c",
+        "a",
+        "b",
+    )
+    table_out = bridge(server, "reconcile", "show", str(run_id))
+    assert table_out.exit_code == 0, table_out.output
+    assert "3 drift(s)" in table_out.stdout
+    assert "V6A2" in table_out.stdout
+    dry = bridge(server, "reconcile", "repair", str(run_id))
+    assert dry.exit_code == 0, dry.output
+    assert "would send 2 event(s)" in dry.stdout
+    assert "skipped V6A2" in dry.stdout
