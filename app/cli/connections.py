@@ -256,13 +256,17 @@ def delete(
 @app.command()
 def activate(
     connection_id: str,
+    initial_load: Annotated[
+        bool, typer.Option("--initial-load", help="also load what already exists (follow: bridge load show)")
+    ] = False,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Activate: events flow to and from this CRM."""
     with ApiClient(api_url, api_key) as api:
-        show(api.call("POST", f"{BASE}/{connection_id}/activate"))
+        params = {"initial_load": "true"} if initial_load else None
+        show(api.call("POST", f"{BASE}/{connection_id}/activate", params=params))
 
 
 @app.command()

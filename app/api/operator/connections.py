@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import status
+from fastapi import Query, Response, status
 
 from app.api.deps import ResourcesDep
 from app.api.operator.auth import CallerDep
@@ -32,6 +34,10 @@ from app.services import connection_test, connections_admin
 from app.services.connection_settings import view
 from app.services.names import ctms_names_for
 from app.services.throttle import throttled_until
+from app.services.transfer.initial_load import JOB as LOAD_JOB
+from app.services.transfer.initial_load import job_id as load_job_id
+from app.services.transfer.initial_load import request_load
+from app.worker.queue import QueueUnavailable
 
 router = operator_router("connections")
 ONE = "/api/v1/connections/{connection_id}"
@@ -168,12 +174,31 @@ async def _set_active(
 @router.post(
     ONE + "/activate",
     summary="Activate: events flow to and from this CRM, its webhooks are accepted",
-    responses=errors(404, not_found=NOT_FOUND),
+    description=(
+        "With `?initial_load=true` an initial load starts too (this connection's CRM calls, and every CTMS "
+        "study, site and activity): the `Location` header names it. If a load is already in progress the "
+        "connection stays as it was (409 `INITIAL_LOAD_IN_PROGRESS`)."
+    ),
+    responses=errors(404, 409, not_found=NOT_FOUND),
 )
 async def activate_connection(
-    connection_id: str, resources: ResourcesDep, caller: CallerDep
+    connection_id: str,
+    resources: ResourcesDep,
+    caller: CallerDep,
+    response: Response,
+    initial_load: Annotated[bool, Query(description="also load what already exists")] = False,
 ) -> ConnectionOut:
-    return await _set_active(resources, caller, connection_id, True)
+    if not initial_load:
+        return await _set_active(resources, caller, connection_id, True)
+    box = secret_box(resources)
+    async with transaction(resources) as session:
+        connection = await connections_admin.set_active(session, box, connection_id, True, actor=caller.actor)
+        load = await request_load(session, caller.actor, connection_id=connection_id, trigger="activation")
+        out = _out(connection, box)
+    with contextlib.suppress(QueueUnavailable):  # recorded: the sweep hands it on once the queue is back
+        await resources.queue.enqueue(LOAD_JOB, load.id, job_id=load_job_id(load))
+    response.headers["Location"] = f"/api/v1/initial-loads/{load.id}"
+    return out
 
 
 @router.post(

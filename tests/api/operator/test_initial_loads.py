@@ -70,3 +70,24 @@ async def test_only_a_failed_load_resumes_and_it_keeps_its_cursors(api: Api, cle
     [source] = body["sources"]
     assert (source["label"], source["read"], source["done"]) == ("ctms/study__v", 1, True)
     assert body["total"] == 1
+
+
+async def test_activating_with_an_initial_load_starts_one_for_that_connection(api: Api) -> None:
+    first = (await api.post("/api/v1/connections", connection_body())).json()["id"]
+    second = (await api.post("/api/v1/connections", connection_body())).json()["id"]
+    activated = await api.post(f"/api/v1/connections/{first}/activate?initial_load=true")
+    assert activated.status_code == 200, activated.text
+    assert activated.json()["active"] is True
+    load = (await api.get(activated.headers["Location"])).json()
+    assert (load["trigger"], load["connection_id"], load["status"]) == ("activation", first, "queued")
+
+    # one load at a time: the second activation is refused whole, the connection stays inactive
+    problem(
+        await api.post(f"/api/v1/connections/{second}/activate?initial_load=true"),
+        409,
+        "INITIAL_LOAD_IN_PROGRESS",
+    )
+    assert (await api.get(f"/api/v1/connections/{second}")).json()["active"] is False
+    plain = await api.post(f"/api/v1/connections/{second}/activate")
+    assert plain.status_code == 200
+    assert "Location" not in plain.headers
