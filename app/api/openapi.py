@@ -40,6 +40,7 @@ _NOT_FOUND = {
     "transfer-runs": "TRANSFER_RUN_NOT_FOUND",
     "initial-loads": "INITIAL_LOAD_NOT_FOUND",
     "reconciliations": "RECONCILIATION_NOT_FOUND",
+    "resync": "CONNECTION_NOT_FOUND",
     "api-keys": "API_KEY_NOT_FOUND",
 }
 _CONFLICTS = (  # (path ending, method) -> code; the first that fits
@@ -50,6 +51,7 @@ _CONFLICTS = (  # (path ending, method) -> code; the first that fits
     ("/initial-loads", "post", "INITIAL_LOAD_IN_PROGRESS"),
     ("/reconciliations", "post", "RECONCILIATION_IN_PROGRESS"),
     ("/repair", "post", "RECONCILIATION_NOT_FINISHED"),
+    ("/resync", "post", "CONNECTION_INACTIVE"),
     ("/resume", "post", "INITIAL_LOAD_NOT_RESUMABLE"),
     ("", "", "CONNECTION_NAME_TAKEN"),
 )

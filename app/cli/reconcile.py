@@ -199,3 +199,23 @@ def _summary(run_: dict[str, Any], as_json: bool, *, judge: bool = True) -> None
         out.print(f"  [red]error[/] {error.get('source', '')} {error.get('code')}: {error.get('message')}")
     if judge and run_["status"] == "failed":
         raise typer.Exit(1)
+
+
+@app.command("resync")
+def resync(
+    source_ids: Annotated[list[str], typer.Argument(help="the records' ids in their source system")],
+    connection: Annotated[str, typer.Option(help="the connection to write them to")],
+    source_object: Annotated[str, typer.Option("--object", help="e.g. crm_activity__v, Call2_vod__c")],
+    system: Annotated[str, typer.Option(help="ctms or crm: where the records live")] = "ctms",
+    as_json: JsonOption = False,
+    api_url: ApiUrlOption = DEFAULT_API_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Force a re-sync of these records to one connection, drift or not (the content hash is ignored)."""
+    body = {"connection_id": connection, "source_system": system, "source_object": source_object}
+    with ApiClient(api_url, api_key) as api:
+        answer = api.call("POST", "/api/v1/resync", json_body={**body, "source_ids": source_ids})
+    if as_json:
+        show(answer)
+    else:
+        out.print(f"{answer['events']} record(s) queued for a forced re-sync to {connection}")

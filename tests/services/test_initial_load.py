@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +38,13 @@ async def load_row(resources: Resources, load_id: int) -> Any:
         return await initial_loads.get(session, load_id)
 
 
+def _stored_metric(source: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "bridge_initial_load_records_total", {"source": source, "outcome": "stored"}
+    )
+    return value or 0.0
+
+
 def existing_world(world: World, activities: int) -> tuple[str, list[str]]:
     person_id = person(world.vault, "HCP-1")
     study_id = study(world.vault)
@@ -56,8 +64,10 @@ async def test_a_load_feeds_everything_that_exists_and_delivery_writes_it_parent
         send_call(org, account_id, f"call {n}")
     await world.connect(clean_db, org)  # a connection made after the records: catch-up would not see them
 
+    stored_before = _stored_metric("ctms/crm_activity__v")
     load_id = await start(resources)
     assert await run_load(resources, load_id) == "succeeded"
+    assert _stored_metric("ctms/crm_activity__v") - stored_before == 2_100
 
     load = await load_row(resources, load_id)
     cursors = load.cursors

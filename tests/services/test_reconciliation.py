@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,7 +17,7 @@ from app.context import Resources
 from app.models import Drift
 from app.repositories import reconciliations
 from app.services.delivery.engine import drain_lane
-from app.services.reconciliation.repair import repair
+from app.services.reconciliation.repair import repair, resync
 from app.services.reconciliation.run import request_run, run_reconciliation
 from app.services.transfer.initial_load import run_load
 from tests.e2e.harness import World, account, activity, interactions, person, site, study
@@ -97,6 +98,8 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
         "deleted_in_source": {acts[3]},
         "unmatched_person": {waiting},
     }
+    assert _gauge("changed_in_target") == 1  # the metric holds the last run's counts
+    assert _gauge("missing_in_target") == 2
     [changed] = [d for d in drifts if d.kind == "changed_in_target"]
     assert changed.fields == [
         {"field": "Subject_vod__c", "bridge_wrote": "visit 0", "target_has": "edited in the CRM"}
@@ -153,3 +156,30 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
     run, drifts = await reconcile(resources)
     assert drifts == []
     assert run.counts == {}
+    assert _gauge("changed_in_target") == 0
+
+    # a forced re-sync writes a record whatever its content hash says: an edit no run has seen yet is undone
+    crm = {r["Vault_Activity_ID_vod__c"]: r for r in interactions(org)}
+    org.state.update_record(INTERACTION, crm[acts[4]]["Id"], {"Subject_vod__c": "edited again"})
+    writes = len(org.state.calls.matching("PATCH"))
+    async with resources.sessionmaker() as session, session.begin():
+        stored = await resync(
+            session,
+            "test",
+            connection_id=str(org.connection_id),
+            source_system="ctms",
+            source_object="crm_activity__v",
+            source_ids=[acts[4], acts[5]],
+        )
+    assert stored == 2
+    await plan_and_drain(resources)
+    # both written, the unchanged one too: the content hash was ignored
+    assert sum(c.records for c in org.state.calls.matching("PATCH")[writes:]) == 2
+    crm = {r["Vault_Activity_ID_vod__c"]: r for r in interactions(org)}
+    assert crm[acts[4]]["Subject_vod__c"] == "visit 4"
+
+
+def _gauge(kind: str) -> float:
+    value = REGISTRY.get_sample_value("bridge_reconciliation_drifts", {"kind": kind})
+    assert value is not None
+    return value

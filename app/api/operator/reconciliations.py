@@ -18,12 +18,14 @@ from app.api.operator.schemas.reconciliations import (
     ReconciliationOut,
     RepairIn,
     RepairOut,
+    ResyncIn,
+    ResyncOut,
 )
 from app.logging import get_logger
 from app.repositories import reconciliations
 from app.services import wakeups
 from app.services.operator_errors import NotFound
-from app.services.reconciliation.repair import repair
+from app.services.reconciliation.repair import repair, resync
 from app.services.reconciliation.run import JOB, request_run
 from app.worker.queue import QueueUnavailable
 
@@ -136,3 +138,31 @@ async def repair_drifts(
         except QueueUnavailable:  # stored: the sweep finds them
             log.warning("repair_wake_failed", run_id=run_id)
     return RepairOut(dry_run=body.dry_run, events=plan.events, actions=plan.actions, skipped=plan.skipped)
+
+
+@router.post(
+    "/api/v1/resync",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Force a re-sync of records to one connection, ignoring the content hash",
+    description=(
+        "Each record's link forgets what the bridge last wrote, and a thin event makes delivery read the "
+        "source's current version and write it, whether or not a reconciliation found it drifted. CTMS "
+        "records, or Salesforce calls (a Vault CRM call is not read back by id: 409 `RESYNC_UNSUPPORTED`)."
+    ),
+    responses=errors(404, 409, 422, not_found=("CONNECTION_NOT_FOUND", "no connection with id conn_1")),
+)
+async def resync_records(body: ResyncIn, resources: ResourcesDep, caller: CallerDep) -> ResyncOut:
+    async with transaction(resources) as session:
+        events = await resync(
+            session,
+            caller.actor,
+            connection_id=body.connection_id,
+            source_system=body.source_system,
+            source_object=body.source_object,
+            source_ids=body.source_ids,
+        )
+    try:
+        await wakeups.wake_planner(resources.queue)
+    except QueueUnavailable:  # stored: the sweep finds them
+        log.warning("resync_wake_failed")
+    return ResyncOut(events=events)

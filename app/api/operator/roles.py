@@ -49,6 +49,7 @@ ROLE_MATRIX: dict[tuple[str, str], Role] = {
     ("GET", f"{V1}/reconciliations/{{run_id}}/drifts"): VIEWER,
     ("POST", f"{V1}/reconciliations"): OPERATOR,  # reads both systems, writes nothing
     ("POST", f"{V1}/reconciliations/{{run_id}}/repair"): OPERATOR,  # writes through the pipeline
+    ("POST", f"{V1}/resync"): OPERATOR,  # a forced re-sync writes through the pipeline
     ("GET", f"{V1}/audit-log"): VIEWER,
     ("GET", f"{V1}/api-keys"): ADMIN,  # prefixes and holders of keys are an admin's business
     ("POST", f"{V1}/api-keys"): ADMIN,

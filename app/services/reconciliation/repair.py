@@ -9,10 +9,11 @@ person who matches no account, cannot be fixed by sending again: they are listed
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,7 +79,7 @@ async def repair(
                 }
             )
             forget[(conn.id, drift.source_system)].append((drift.source_object, drift.source_id))
-            events.append(_resend_event(run_id, drift, now))
+            events.append(resend_event(f"repair:{run_id}:{drift.id}", drift, now))
         else:
             plan.actions.append(
                 {
@@ -141,37 +142,93 @@ def _stamp(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def _event(drift: Drift, webhook_id: str, type_: str, data: dict[str, Any], now: datetime) -> NewEvent:
-    """An event as the drift's source system would send it, stored under the repair's own id."""
-    crm = drift.source_system == "crm"
+class SourceRecord(Protocol):
+    """A record named the way a link and a drift name it."""
+
+    @property
+    def source_system(self) -> str: ...
+    @property
+    def source_object(self) -> str: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def connection_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Named:
+    source_system: str
+    source_object: str
+    source_id: str
+    connection_id: str
+
+
+def _event(rec: SourceRecord, webhook_id: str, type_: str, data: dict[str, Any], now: datetime) -> NewEvent:
+    """An event as the record's source system would send it, stored under the repair's own id."""
+    crm = rec.source_system == "crm"
     document = {"type": type_, "timestamp": _stamp(now), "data": data}
     fields = StoredFields(
-        type=type_, object=drift.source_object, record_id=drift.source_id, source_modified_at=now
+        type=type_, object=rec.source_object, record_id=rec.source_id, source_modified_at=now
     )
     return intake.new_event(
         fields,
-        sender=drift.connection_id if crm else "ctms",
+        sender=rec.connection_id if crm else "ctms",
         webhook_id=webhook_id,
         source="crm" if crm else "ctms",
-        connection_id=drift.connection_id if crm else None,
+        connection_id=rec.connection_id if crm else None,
         payload_json=orjson.dumps(document).decode(),
     )
 
 
-def _resend_event(run_id: int, drift: Drift, now: datetime) -> NewEvent:
+def resend_event(webhook_id: str, rec: SourceRecord, now: datetime) -> NewEvent:
     """A thin event: delivery reads the source's current version, as for a Spark message or an Outbound
     Message; its time is now, so no earlier change can count as newer."""
-    webhook_id = f"repair:{run_id}:{drift.id}"
-    if drift.source_system == "ctms":
-        return _event(
-            drift,
-            webhook_id,
-            "ctms.record.updated",
-            {"object": drift.source_object, "id": drift.source_id},
-            now,
+    if rec.source_system == "ctms":
+        data: dict[str, Any] = {"object": rec.source_object, "id": rec.source_id}
+        return _event(rec, webhook_id, "ctms.record.updated", data, now)
+    record = {"attributes": {"type": rec.source_object}, "Id": rec.source_id}
+    return _event(rec, webhook_id, "crm.call.sent_to_vault", {"record": record, "thin": True}, now)
+
+
+async def resync(
+    session: AsyncSession,
+    actor: str,
+    *,
+    connection_id: str,
+    source_system: str,
+    source_object: str,
+    source_ids: list[str],
+) -> int:
+    """A forced re-sync of these records to one connection, drift or not: their links forget the content
+    hash and each gets a thin event, so delivery writes the source's current version. Events stored."""
+    conn = await connections_repo.get(session, connection_id)
+    if conn is None:
+        raise NotFound("CONNECTION_NOT_FOUND", f"no connection with id {connection_id}")
+    if not conn.active:
+        raise Conflict("CONNECTION_INACTIVE", f"connection {connection_id} is not active")
+    if source_system == "crm" and crm_names_for(conn).platform != "salesforce":
+        raise Conflict(
+            "RESYNC_UNSUPPORTED", "a Vault CRM call is not read back by id: send it again from the org"
         )
-    record = {"attributes": {"type": drift.source_object}, "Id": drift.source_id}
-    return _event(drift, webhook_id, "crm.call.sent_to_vault", {"record": record, "thin": True}, now)
+    ids = list(dict.fromkeys(source_ids))
+    await repo.forget_content(session, connection_id, source_system, [(source_object, i) for i in ids])
+    now = utcnow()
+    stamp = uuid.uuid4().hex[:12]
+    events = [
+        resend_event(f"resync:{stamp}:{i}", Named(source_system, source_object, i, connection_id), now)
+        for i in ids
+    ]
+    for start in range(0, len(events), 1000):
+        await feed_many(session, events[start : start + 1000])
+    await audit.record(
+        session,
+        actor=actor,
+        action="records.resync",
+        resource_type="connection",
+        resource_id=connection_id,
+        after={"source_system": source_system, "source_object": source_object, "records": len(ids)},
+    )
+    return len(events)
 
 
 def _deleted_event(run_id: int, drift: Drift, now: datetime) -> NewEvent:

@@ -7,7 +7,7 @@ human user (create, edit, delete records, which emits events), expire sessions o
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -118,7 +118,7 @@ class BurstWindow:
 class QueryCursor:
     """A query's cached result set, paged by next_page / previous_page URLs."""
 
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]
     page_size: int
     last_used: datetime
 

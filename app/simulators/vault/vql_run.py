@@ -7,10 +7,10 @@ when the value is one of the record's values. Relationship fields follow one out
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from app.simulators.vault import responses as r
 from app.simulators.vault.schema import FieldDef, FieldType, ObjectSchema
@@ -59,7 +59,7 @@ def _comparable(field: FieldDef, value: Any, *, literal: bool) -> Any:
         return None
     if field.type is FieldType.DATETIME:
         try:
-            return r.parse_instant(str(value))
+            return _instant(str(value))
         except ValueError:
             raise r.VaultError(
                 r.INVALID_DATA, f"Invalid datetime [{value}] for field [{field.name}]"
@@ -75,6 +75,12 @@ def _comparable(field: FieldDef, value: Any, *, literal: bool) -> Any:
     if literal and field.type is FieldType.BOOLEAN and not isinstance(value, bool):
         raise r.VaultError(r.INVALID_DATA, f"Invalid boolean [{value}] for field [{field.name}]")
     return value
+
+
+@functools.lru_cache(maxsize=65_536)
+def _instant(text: str) -> datetime:
+    """A stored datetime parsed once, not once per record per query (a sort compares each many times)."""
+    return r.parse_instant(text)
 
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -130,7 +136,7 @@ class _Matcher:
             raise r.VaultError(r.INVALID_DATA, f"Invalid value [{literal}] for field [{path.text}]") from None
 
 
-def run(state: VaultState, query: Query) -> list[dict[str, Any]]:
+def run(state: VaultState, query: Query) -> Sequence[dict[str, Any]]:
     """Every matching record, sorted and projected to the selected fields (paging is the caller's job)."""
     schema = state.object_schema(query.target)
     if schema is None:
@@ -146,7 +152,32 @@ def run(state: VaultState, query: Query) -> list[dict[str, Any]]:
         records.sort(
             key=functools.partial(_sort_key, state, resolve(state, schema, text)), reverse=descending
         )
-    return [{p.text: _render(state, p, p.value(state, rec)) for p in selected} for rec in records]
+    return ProjectedRows(state, selected, [dict(rec) for rec in records])
+
+
+class ProjectedRows(Sequence[dict[str, Any]]):
+    """A result set as the vault caches it: the records as they were when the query ran (copies), each
+    projected to the selected fields only when a page of it is served."""
+
+    def __init__(self, state: VaultState, selected: list[FieldPath], records: list[dict[str, Any]]) -> None:
+        self._state, self._selected, self._records = state, selected, records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._project(rec) for rec in self._records[index]]
+        return self._project(self._records[index])
+
+    def _project(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {p.text: _render(self._state, p, p.value(self._state, record)) for p in self._selected}
 
 
 def _by_ids(state: VaultState, object_name: str, where: Any) -> list[dict[str, Any]] | None:

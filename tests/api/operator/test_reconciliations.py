@@ -109,5 +109,49 @@ async def test_drifts_page_filter_and_a_repair_is_a_dry_run_by_default(
     assert len(audit) == 1
 
 
+async def test_a_resync_names_its_records_and_refuses_what_it_cannot_do(
+    api: Api, clean_db: AsyncEngine
+) -> None:
+    body = {
+        "connection_id": "conn_missing",
+        "source_system": "ctms",
+        "source_object": "crm_activity__v",
+        "source_ids": ["V6A1"],
+    }
+    assert (await api.post("/api/v1/resync", body, role="viewer")).status_code == 403
+    problem(await api.post("/api/v1/resync", body), 404, "CONNECTION_NOT_FOUND")
+    connection_id = (await api.post("/api/v1/connections", connection_body())).json()["id"]
+    problem(
+        await api.post("/api/v1/resync", {**body, "connection_id": connection_id}), 409, "CONNECTION_INACTIVE"
+    )
+    await api.post(f"/api/v1/connections/{connection_id}/activate")
+    for bad in (
+        {"source_ids": []},
+        {"source_ids": ["not an id"]},
+        {"source_system": "erp"},
+        {"source_object": "a b"},
+    ):
+        problem(
+            await api.post("/api/v1/resync", {**body, "connection_id": connection_id, **bad}),
+            422,
+            "VALIDATION_FAILED",
+        )
+    done = await api.post(
+        "/api/v1/resync",
+        {**body, "connection_id": connection_id, "source_ids": ["V6A1", "V6A1", "V6A2"]},
+        role="operator",
+    )
+    assert done.status_code == 202, done.text
+    assert done.json() == {"events": 2}
+    async with clean_db.connect() as conn:
+        ids = sorted(
+            r.record_id
+            for r in await conn.execute(
+                text("SELECT record_id FROM inbox_events WHERE webhook_id LIKE 'resync:%'")
+            )
+        )
+    assert ids == ["V6A1", "V6A2"]
+
+
 def rows_of_csv(output: str) -> list[dict[str, Any]]:
     return list(csv.DictReader(io.StringIO(output)))

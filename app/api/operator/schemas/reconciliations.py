@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,3 +67,22 @@ class RepairOut(BaseModel):
     events: int = Field(description="events stored (or that would be) to carry the repairs")
     actions: list[dict[str, Any]] = Field(description="per drift: what is sent (resend or mark_deleted)")
     skipped: list[dict[str, Any]] = Field(description="drifts a re-send cannot fix, with the reason")
+
+
+class ResyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(max_length=64)
+    source_system: Literal["ctms", "crm"] = Field(examples=["ctms"])
+    source_object: str = Field(
+        max_length=128, pattern=r"^[A-Za-z][A-Za-z0-9_]*$", examples=["crm_activity__v"]
+    )
+    source_ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]] = Field(
+        min_length=1, max_length=10_000
+    )
+
+
+class ResyncOut(BaseModel):
+    events: int = Field(
+        description="thin events stored: delivery reads and writes each record's current version"
+    )
