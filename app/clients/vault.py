@@ -252,12 +252,18 @@ class VaultClient:
         )
         return body
 
-    async def query_page(self, vql: str) -> tuple[list[dict[str, Any]], int | None]:
-        """Run VQL and read its first page only, with the total the vault counted (None if not given):
-        a caller that pages by its own cursor (``PAGESIZE``/``PAGEOFFSET``) never follows ``next_page``."""
+    async def query_page(self, vql: str) -> tuple[list[dict[str, Any]], int | None, bool]:
+        """Run VQL and read its first page only: the rows, the total the vault counted (None if not given),
+        and whether the vault has a next page. A caller that pages by its own cursor (``PAGESIZE``/
+        ``PAGEOFFSET``) never follows ``next_page``."""
         body = await self._query(vql)
-        total = (body.get("responseDetails") or {}).get("total")
-        return list(body.get("data") or []), total if isinstance(total, int) else None
+        details = body.get("responseDetails") or {}
+        total = details.get("total")
+        return (
+            list(body.get("data") or []),
+            total if isinstance(total, int) else None,
+            bool(details.get("next_page")),
+        )
 
     async def deleted_ids(self, object_name: str, start: str, end: str | None = None) -> list[dict[str, Any]]:
         """Ids deleted since `start` (up to `end`), every page: Vault answers at most 1,000 per page."""

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.models import Delivery, DeliveryStatus, Drift, Reconciliation, RecordLink
+from app.models import OPEN_STATUSES, Delivery, DeliveryStatus, Drift, Reconciliation, RecordLink
 
 OPEN = ("queued", "running")
 
@@ -31,16 +31,25 @@ async def page(session: AsyncSession, *, before_id: int | None, limit: int) -> l
     return list((await session.execute(stmt)).scalars())
 
 
-async def abandon_stale(session: AsyncSession, silent_since: datetime, now: datetime) -> None:
-    """A run whose worker stopped beating died with it (a report half-written is not a report)."""
-    last_sign = func.coalesce(col(Reconciliation.heartbeat_at), col(Reconciliation.created_at))
+async def abandon_stale(
+    session: AsyncSession, silent_since: datetime, now: datetime, *, queued_before: datetime | None = None
+) -> None:
+    """A running run whose worker stopped beating died with it (a report half-written is not a report);
+    with `queued_before`, a queued run no worker took since then too (its job was lost)."""
+    stale = (col(Reconciliation.status) == "running") & (
+        func.coalesce(col(Reconciliation.heartbeat_at), col(Reconciliation.created_at)) < silent_since
+    )
+    if queued_before is not None:
+        stale = stale | (
+            (col(Reconciliation.status) == "queued") & (col(Reconciliation.created_at) < queued_before)
+        )
     await session.execute(
         update(Reconciliation)
-        .where(col(Reconciliation.status).in_(OPEN), last_sign < silent_since)
+        .where(stale)
         .values(
             status="failed",
             finished_at=now,
-            errors=[{"code": "ABANDONED", "message": "the worker running it stopped"}],
+            errors=[{"code": "ABANDONED", "message": "no worker ran it to its end"}],
         )
     )
 
@@ -108,9 +117,14 @@ async def drifts(
     return list((await session.execute(stmt)).scalars())
 
 
+IN_CHUNK = 1_000  # values per IN (...): far below the driver's 32,767 parameters
+
+
 async def mark_repaired(session: AsyncSession, drift_ids: Sequence[int], now: datetime) -> None:
-    if drift_ids:
-        await session.execute(update(Drift).where(col(Drift.id).in_(list(drift_ids))).values(repaired_at=now))
+    ids = list(drift_ids)
+    for start in range(0, len(ids), IN_CHUNK):
+        part = ids[start : start + IN_CHUNK]
+        await session.execute(update(Drift).where(col(Drift.id).in_(part)).values(repaired_at=now))
 
 
 async def links_page(
@@ -143,10 +157,20 @@ async def linked_sources(
     return {str(i) for i in (await session.execute(stmt)).scalars()}
 
 
+async def in_transit(session: AsyncSession, connection_id: str) -> set[str]:
+    """Source ids with a delivery to this connection not finished yet (it is on its way, not missing)."""
+    stmt = select(Delivery.source_id).where(
+        col(Delivery.connection_id) == connection_id, col(Delivery.status).in_(list(OPEN_STATUSES))
+    )
+    return {str(i) for i in (await session.execute(stmt)).scalars()}
+
+
 async def unmatched(session: AsyncSession, connection_id: str) -> list[tuple[str, str, str | None]]:
     """(source object, source id, target object) of deliveries waiting for a person to match."""
-    stmt = select(Delivery.source_object, Delivery.source_id, Delivery.target_object).where(
-        col(Delivery.connection_id) == connection_id, col(Delivery.status) == DeliveryStatus.UNMATCHED
+    stmt = (
+        select(Delivery.source_object, Delivery.source_id, Delivery.target_object)
+        .where(col(Delivery.connection_id) == connection_id, col(Delivery.status) == DeliveryStatus.UNMATCHED)
+        .distinct()
     )
     return [(str(o), str(i), t) for o, i, t in (await session.execute(stmt)).all()]
 
@@ -157,13 +181,14 @@ async def forget_content(
     """A forced re-sync: these links lose their content hash, so the next delivery writes whatever it finds."""
     for source_object in {o for o, _ in pairs}:
         ids = [i for o, i in pairs if o == source_object]
-        await session.execute(
-            update(RecordLink)
-            .where(
-                col(RecordLink.connection_id) == connection_id,
-                col(RecordLink.source_system) == source_system,
-                col(RecordLink.source_object) == source_object,
-                col(RecordLink.source_id).in_(ids),
+        for start in range(0, len(ids), IN_CHUNK):
+            await session.execute(
+                update(RecordLink)
+                .where(
+                    col(RecordLink.connection_id) == connection_id,
+                    col(RecordLink.source_system) == source_system,
+                    col(RecordLink.source_object) == source_object,
+                    col(RecordLink.source_id).in_(ids[start : start + IN_CHUNK]),
+                )
+                .values(content_hash=None)
             )
-            .values(content_hash=None)
-        )

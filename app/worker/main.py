@@ -21,6 +21,9 @@ from app.worker.jobs import JOBS
 from app.worker.periodic import PERIODIC
 from app.worker.queue import redis_settings
 
+# Jobs that read a whole system: their own time limit, far beyond the default (they beat a heartbeat)
+LONG_JOBS = {"initial_load": 24 * 3600, "reconcile": 24 * 3600}
+
 
 def build_worker(settings: Settings, resources: Resources, *, burst: bool = False) -> Worker:
     """An arq Worker over the process's resources. Signals are the supervisor's, not arq's: arq would
@@ -29,7 +32,7 @@ def build_worker(settings: Settings, resources: Resources, *, burst: bool = Fals
     # arq types jobs with its own WorkerCoroutine protocol; ours are plain `async def job(ctx, ...)`.
     arq_jobs: dict[str, Any] = dict(JOBS)
     return Worker(
-        functions=[func(fn, name=name) for name, fn in arq_jobs.items()],
+        functions=[func(fn, name=name, timeout=LONG_JOBS.get(name)) for name, fn in arq_jobs.items()],
         cron_jobs=[
             cron(
                 arq_jobs[p.job],

@@ -49,6 +49,9 @@ async def test_vault_crm_spelling_is_no_drift_and_hand_changes_are(
     crm = {r["vault_activity_id__v"]: r for r in interactions(org)}
     org.state.user_update(INTERACTION, crm[acts[0]]["id"], {"subject__v": "edited in Vault CRM"})
     org.state.user_delete(INTERACTION, crm[acts[1]]["id"])
+    world.vault.emitter.enabled = False  # gone on both sides, by hand: they agree, which is no drift
+    world.vault.user_delete("crm_activity__v", acts[2])
+    org.state.user_delete(INTERACTION, crm[acts[2]]["id"])
     _, drifts = await reconcile(resources)
     assert by_kind(drifts) == {"changed_in_target": {acts[0]}, "missing_in_target": {acts[1]}}
     [changed] = [d for d in drifts if d.kind == "changed_in_target"]

@@ -5,6 +5,7 @@ the deliveries still waiting for a person to match. Each difference is stored as
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from app.logging import get_logger
 from app.models import Connection, Reconciliation, RecordLink, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import reconciliations as repo
+from app.repositories import singletons
 from app.services import audit
 from app.services.liveness import Lost, kept_alive
 from app.services.names import crm_names_for, ctms_names_for
@@ -43,6 +45,7 @@ log = get_logger(__name__)
 JOB = "reconcile"
 LINK_CHUNK = 5_000  # links compared per round: their reads are batched, their drifts saved together
 HEARTBEAT_SECONDS = 10.0
+QUEUED_LIMIT = timedelta(hours=1)  # a run no worker took in this long lost its job: a new one may start
 GONE = object()  # a record the system no longer has
 
 
@@ -56,7 +59,8 @@ async def request_run(session: AsyncSession, actor: str, silence: timedelta) -> 
     """Record a run (queued) and audit it; the caller enqueues it. One run at a time; a run whose worker
     went silent (or whose job was lost) is closed as abandoned first."""
     now = utcnow()
-    await repo.abandon_stale(session, now - silence, now)
+    await singletons.serialise(session, "reconciliation")
+    await repo.abandon_stale(session, now - silence, now, queued_before=now - QUEUED_LIMIT)
     current = await repo.open_run(session)
     if current is not None:
         raise Conflict(
@@ -98,7 +102,13 @@ async def run_reconciliation(resources: Resources, run_id: int) -> str | None:
             what=f"reconciliation {run_id}",
         )
     except Lost:
+        await _close(resources, run_id, [{"code": "LOST", "message": "its heartbeat could not be renewed"}])
         return None
+    except asyncio.CancelledError:  # shutdown or the job's time limit: closed now, not left running
+        await asyncio.shield(
+            _close(resources, run_id, [{"code": "CANCELLED", "message": "the run was stopped"}])
+        )
+        raise
     except Exception as exc:
         log.exception("reconciliation_failed", run_id=run_id)
         errors = [{"code": "INTERNAL_ERROR", "message": type(exc).__name__}]
@@ -112,6 +122,11 @@ async def run_reconciliation(resources: Resources, run_id: int) -> str | None:
             metrics.RECONCILIATION_DRIFTS.labels(kind).set(counts.get(kind, 0))
     log.info("reconciliation_finished", run_id=run_id, status=status, drifts=sum(counts.values()))
     return status
+
+
+async def _close(resources: Resources, run_id: int, errors: list[dict[str, Any]]) -> None:
+    async with resources.sessionmaker() as session, session.begin():
+        await repo.finish(session, run_id, {"status": "failed", "finished_at": utcnow(), "errors": errors})
 
 
 async def _run(resources: Resources, run_id: int, tally: Tally) -> list[dict[str, Any]]:
@@ -221,6 +236,7 @@ async def _never_linked(
         objects += [(ctms_names.site.object, names.clinical_site.object)]
     async with resources.sessionmaker() as session:
         waiting = {source_id for _, source_id, _ in await repo.unmatched(session, conn.id)}
+        waiting |= await repo.in_transit(session, conn.id)  # on its way: not missing
     drifts: list[dict[str, Any]] = []
     for source_object, target_object in objects:
         if source_object not in existing:
@@ -330,7 +346,8 @@ async def _compare(
         if link.deleted:  # marked deleted (or inactivated) by the bridge: the source is meant to be gone
             continue
         if state is GONE:
-            drift("deleted_in_source")
+            if isinstance(target, dict):  # gone on both sides agrees; live in the target does not
+                drift("deleted_in_source")
             continue
         if source_is_ahead(state, link.last_applied_modified_at):
             drift("changed_in_source")

@@ -30,7 +30,7 @@ from app.domain.names import CrmNames
 from app.logging import get_logger
 from app.models import Connection, InitialLoad, utcnow
 from app.repositories import connections as connections_repo
-from app.repositories import initial_loads
+from app.repositories import initial_loads, singletons
 from app.repositories.inbox_store import NewEvent
 from app.services import audit, wakeups
 from app.services.delivery.matching import match_pair
@@ -81,6 +81,7 @@ async def request_load(
             raise NotFound("CONNECTION_NOT_FOUND", f"no connection with id {connection_id}")
         if not connection.active:
             raise Conflict("CONNECTION_INACTIVE", f"connection {connection_id} is not active")
+    await singletons.serialise(session, "initial_load")
     current = await initial_loads.open_load(session)
     if current is not None:
         raise Conflict(
@@ -182,8 +183,8 @@ async def _load(
                     "error": {"code": exc.code, "message": exc.message},
                 }
                 errors.append({"source": source.label, "code": exc.code, "message": exc.message})
-                if isinstance(exc, AuthError):  # every page of this system would fail the same way
-                    return errors
+                if isinstance(exc, AuthError) and source.key.startswith("ctms:"):
+                    return errors  # every CTMS source would fail the same way (a CRM one is one source)
                 break
             event_range = await _save_page(resources, load.id, holder, cursors, source, page, event_range)
             await _wake_planner(resources)

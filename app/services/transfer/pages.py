@@ -49,7 +49,7 @@ async def vault_page(
     if where:
         vql += " WHERE " + " AND ".join(where)
     vql += f" ORDER BY created_date__v ASC, id ASC PAGESIZE {size} PAGEOFFSET {offset if after else 0}"
-    rows, total = await client.query_page(vql)
+    rows, total, more = await client.query_page(vql)
     if not rows:
         return Page([], total, after, offset, True)
     last = str(rows[-1].get("created_date__v") or "")
@@ -57,7 +57,8 @@ async def vault_page(
         new_offset = offset + len(rows)
     else:
         new_offset = sum(1 for r in rows if str(r.get("created_date__v") or "") == last)
-    return Page(rows, total if after is None else None, last, new_offset, len(rows) < size)
+    # done when the vault says no page follows (a short page alone is no proof of the last)
+    return Page(rows, total if after is None else None, last, new_offset, not more)
 
 
 async def salesforce_page(

@@ -91,3 +91,10 @@ async def test_activating_with_an_initial_load_starts_one_for_that_connection(ap
     plain = await api.post(f"/api/v1/connections/{second}/activate")
     assert plain.status_code == 200
     assert "Location" not in plain.headers
+
+
+async def test_two_requests_at_once_start_one_load(api: Api) -> None:
+    import asyncio
+
+    answers = await asyncio.gather(*(api.post(BASE, {}, role="operator") for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [202, 409, 409, 409]

@@ -155,3 +155,10 @@ async def test_a_resync_names_its_records_and_refuses_what_it_cannot_do(
 
 def rows_of_csv(output: str) -> list[dict[str, Any]]:
     return list(csv.DictReader(io.StringIO(output)))
+
+
+async def test_two_requests_at_once_start_one_run(api: Api) -> None:
+    import asyncio
+
+    answers = await asyncio.gather(*(api.post(BASE, role="operator") for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [202, 409, 409, 409]
