@@ -88,23 +88,35 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
     vault.user_update("crm_activity__v", acts[2], {"subject__v": "edited in the CTMS"})
     vault.user_delete("crm_activity__v", acts[3])
     added = activity(vault, person_id, study_id, subject__v="added in the CTMS")["id"]
+    # the other way: a call sent to Vault Clinical that never arrived, a Medical Activity with no call
+    unsent = send_call(org, account_id, "call 1")  # no webhook reaches the bridge in this world
+    stray = activity(
+        vault,
+        person_id,
+        study_id,
+        kind="medical_activity__v",
+        subject__v="typed in by hand",
+        external_id__v=f"{org.connection_id}:a0B000000000XYZ",
+    )["id"]
 
     run, drifts = await reconcile(resources)
     assert by_kind(drifts) == {
         "changed_in_target": {acts[0]},
-        "missing_in_target": {acts[1], added},
-        "in_target_without_source": {"V6AORPHAN0000001"},
+        "missing_in_target": {acts[1], added, unsent},
+        "in_target_without_source": {"V6AORPHAN0000001", "a0B000000000XYZ"},
         "changed_in_source": {acts[2]},
         "deleted_in_source": {acts[3]},
         "unmatched_person": {waiting},
     }
+    [stray_drift] = [d for d in drifts if d.source_id == "a0B000000000XYZ"]
+    assert (stray_drift.source_system, stray_drift.target_id) == ("crm", stray)
     assert _gauge("changed_in_target") == 1  # the metric holds the last run's counts
-    assert _gauge("missing_in_target") == 2
+    assert _gauge("missing_in_target") == 3
     [changed] = [d for d in drifts if d.kind == "changed_in_target"]
     assert changed.fields == [
         {"field": "Subject_vod__c", "bridge_wrote": "visit 0", "target_has": "edited in the CRM"}
     ]
-    assert run.counts == {k: len(v) for k, v in by_kind(drifts).items()} | {"missing_in_target": 2}
+    assert run.counts == {k: len(v) for k, v in by_kind(drifts).items()}
 
     # a dry run says what would be done, and does nothing
     writes = len(org.state.calls.matching("PATCH"))
@@ -116,8 +128,9 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
         (added, "resend"),
         (acts[2], "resend"),
         (acts[3], "mark_deleted"),
+        (unsent, "resend"),
     }
-    assert {s["source_id"] for s in plan.skipped} == {"V6AORPHAN0000001", waiting}
+    assert {s["source_id"] for s in plan.skipped} == {"V6AORPHAN0000001", "a0B000000000XYZ", waiting}
     async with clean_db.connect() as conn:
         assert (
             await conn.scalar(text("SELECT count(*) FROM inbox_events WHERE webhook_id LIKE 'repair:%'")) == 0
@@ -127,7 +140,7 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
 
     async with resources.sessionmaker() as session, session.begin():
         applied = await repair(session, "test", run.id, dry_run=False)
-    assert applied.events == 5
+    assert applied.events == 6
     await plan_and_drain(resources)
     now = {r["Vault_Activity_ID_vod__c"]: r for r in interactions(org)}
     assert now[acts[0]]["Subject_vod__c"] == "visit 0"  # the CRM edit is undone
@@ -135,6 +148,9 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
     assert now[added]["Subject_vod__c"] == "added in the CTMS"
     assert now[acts[2]]["Subject_vod__c"] == "edited in the CTMS"
     assert now[acts[3]]["Subject_vod__c"].endswith("Deleted")
+    assert [
+        r for r in vault.records_of("crm_activity__v") if r.get("subject__v") == "call 1"
+    ]  # the call arrived
 
     # a second repair of the same run does nothing again: each drift is repaired once
     async with resources.sessionmaker() as session, session.begin():
@@ -142,6 +158,7 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
 
     # what only a person can fix: the stray CRM record, and the missing account
     org.state.delete_record(INTERACTION, orphan["Id"])
+    vault.user_delete("crm_activity__v", stray)
     account(org, "HCP-2")
     async with resources.sessionmaker() as session, session.begin():  # what the next Transfer run does
         released = await session.execute(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.context import Resources
+from app.services.reconciliation.repair import repair
 from app.services.transfer.initial_load import run_load
 from tests.e2e.harness import World, activity, any_account, interactions, person, simulated_world, site, study
 from tests.services.test_initial_load import start
@@ -29,7 +30,7 @@ async def test_vault_crm_spelling_is_no_drift_and_hand_changes_are(
 ) -> None:
     org = world.orgs[0]
     person_id = person(world.vault, "HCP-1")
-    any_account(org, "HCP-1")
+    account_id = any_account(org, "HCP-1")
     study_id = study(world.vault)
     site_id = site(world.vault, study_id)
     acts = [
@@ -52,7 +53,30 @@ async def test_vault_crm_spelling_is_no_drift_and_hand_changes_are(
     world.vault.emitter.enabled = False  # gone on both sides, by hand: they agree, which is no drift
     world.vault.user_delete("crm_activity__v", acts[2])
     org.state.user_delete(INTERACTION, crm[acts[2]]["id"])
-    _, drifts = await reconcile(resources)
-    assert by_kind(drifts) == {"changed_in_target": {acts[0]}, "missing_in_target": {acts[1]}}
+    org.state.emitter.enabled = False  # a call sent to Vault Clinical whose webhook was lost
+    call = org.state.user_create(
+        "call2__v",
+        {"account__v": account_id, "call_date__v": "2026-11-19", "call_channel__v": "video__v",
+         "subject__v": "sent, never arrived", "call2_status__v": "submitted__v"},
+    )  # fmt: skip
+    org.state.send_to_vault_clinical(str(call["id"]))
+    run, drifts = await reconcile(resources)
+    assert by_kind(drifts) == {
+        "changed_in_target": {acts[0]},
+        "missing_in_target": {acts[1], str(call["id"])},
+    }
     [changed] = [d for d in drifts if d.kind == "changed_in_target"]
     assert [f["field"] for f in changed.fields] == ["subject__v"]
+
+    # a Vault CRM call is read back by id, so its repair goes through like any other
+    async with resources.sessionmaker() as session, session.begin():
+        plan = await repair(session, "test", run.id, dry_run=False)
+    assert plan.skipped == []
+    assert plan.events == 3
+    await plan_and_drain(resources)
+    arrived = [
+        r for r in world.vault.records_of("crm_activity__v") if r.get("subject__v") == "sent, never arrived"
+    ]
+    assert len(arrived) == 1
+    _, drifts = await reconcile(resources)
+    assert drifts == []

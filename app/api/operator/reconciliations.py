@@ -147,7 +147,7 @@ async def repair_drifts(
     description=(
         "Each record's link forgets what the bridge last wrote, and a thin event makes delivery read the "
         "source's current version and write it, whether or not a reconciliation found it drifted. CTMS "
-        "records, or Salesforce calls (a Vault CRM call is not read back by id: 409 `RESYNC_UNSUPPORTED`)."
+        "records, or CRM calls sent to Vault Clinical (read back from the org by id)."
     ),
     responses=errors(404, 409, 422, not_found=("CONNECTION_NOT_FOUND", "no connection with id conn_1")),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.clients.crm import CrmGateway, SalesforceGateway
+from app.clients.crm import CrmGateway, SalesforceGateway, VaultCrmGateway
 from app.clients.errors import ClientError
 from app.clients.vault import MAX_BATCH
 from app.domain.crm import CrmCall, parse_crm_call
@@ -28,7 +28,7 @@ from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 from app.services.names import crm_names_for
 from app.services.object_types import with_type_ids
-from app.services.transfer.catchup import read_salesforce_calls
+from app.services.transfer.catchup import read_salesforce_calls, read_vault_crm_calls
 
 
 async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
@@ -185,16 +185,14 @@ async def _read_thin_calls(
     if not thin:
         return {}
     gateway = work.clients.crm(conn)
-    if not isinstance(gateway, SalesforceGateway):
-        for d in thin:
-            assert d.id is not None
-            outcomes[d.id] = Outcome.dead(
-                "THIN_CALL_UNSUPPORTED", "only Salesforce calls are read back by id"
-            )
-        return {}
     identifier = match_pair(conn, work.settings).crm_account_field
+    ids = sorted({d.source_id for d in thin})
     try:
-        return await read_salesforce_calls(gateway, names, identifier, sorted({d.source_id for d in thin}))
+        if isinstance(gateway, SalesforceGateway):
+            return await read_salesforce_calls(gateway, names, identifier, ids)
+        if isinstance(gateway, VaultCrmGateway):
+            return await read_vault_crm_calls(gateway, names, identifier, ids)
+        raise TypeError(f"no read-back of calls for {type(gateway).__name__}")
     except ClientError as exc:
         for d in thin:
             assert d.id is not None

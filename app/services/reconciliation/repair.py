@@ -24,7 +24,6 @@ from app.repositories import connections as connections_repo
 from app.repositories import reconciliations as repo
 from app.repositories.inbox_store import NewEvent
 from app.services import audit, intake
-from app.services.names import crm_names_for
 from app.services.operator_errors import Conflict, NotFound
 from app.services.transfer.feed import feed_many
 
@@ -133,8 +132,6 @@ def _why_not(drift: Drift, conn: Connection | None) -> str | None:
         return "no account matches the person: fix the identifier; the next Transfer run retries it"
     if conn is None:
         return "the connection is not active"
-    if drift.source_system == "crm" and crm_names_for(conn).platform != "salesforce":
-        return "a Vault CRM call is not read back by id: send it to Vault Clinical again from the org"
     return None
 
 
@@ -186,7 +183,8 @@ def resend_event(webhook_id: str, rec: SourceRecord, now: datetime) -> NewEvent:
     if rec.source_system == "ctms":
         data: dict[str, Any] = {"object": rec.source_object, "id": rec.source_id}
         return _event(rec, webhook_id, "ctms.record.updated", data, now)
-    record = {"attributes": {"type": rec.source_object}, "Id": rec.source_id}
+    # the id under both platforms' names: delivery reads the call back by it (Salesforce or Vault CRM)
+    record = {"attributes": {"type": rec.source_object}, "Id": rec.source_id, "id": rec.source_id}
     return _event(rec, webhook_id, "crm.call.sent_to_vault", {"record": record, "thin": True}, now)
 
 
@@ -206,10 +204,6 @@ async def resync(
         raise NotFound("CONNECTION_NOT_FOUND", f"no connection with id {connection_id}")
     if not conn.active:
         raise Conflict("CONNECTION_INACTIVE", f"connection {connection_id} is not active")
-    if source_system == "crm" and crm_names_for(conn).platform != "salesforce":
-        raise Conflict(
-            "RESYNC_UNSUPPORTED", "a Vault CRM call is not read back by id: send it again from the org"
-        )
     ids = list(dict.fromkeys(source_ids))
     await repo.forget_content(session, connection_id, source_system, [(source_object, i) for i in ids])
     now = utcnow()

@@ -141,6 +141,7 @@ async def _run(resources: Resources, run_id: int, tally: Tally) -> list[dict[str
     errors: list[dict[str, Any]] = []
     sources: dict[tuple[str, str], Any] = {}  # CTMS records' modification times, shared by the connections
     existing: dict[str, list[str]] = {}  # every CTMS record id per object, read once per run
+    medical: dict[str, str] = {}  # Medical Activities by external id, found by the same scan
     connection_ids = [c.id for c in connections]
     for conn in connections:
         try:
@@ -149,7 +150,15 @@ async def _run(resources: Resources, run_id: int, tally: Tally) -> list[dict[str
                 resources,
                 run_id,
                 conn.id,
-                await _never_linked(resources, conn, ctms, ctms_names, existing, connection_ids, tally),
+                await _never_linked(
+                    resources, conn, ctms, ctms_names, existing, medical, connection_ids, tally
+                ),
+            )
+            await _save(
+                resources,
+                run_id,
+                conn.id,
+                await _calls_side(resources, conn, resources.clients.crm(conn), ctms_names, medical, tally),
             )
         except ClientError as exc:
             errors.append({"source": conn.id, "code": exc.code, "message": exc.message})
@@ -223,6 +232,7 @@ async def _never_linked(
     ctms: Any,
     ctms_names: CtmsNames,
     existing: dict[str, list[str]],
+    medical: dict[str, str],
     connection_ids: list[str],
     tally: Tally,
 ) -> list[dict[str, Any]]:
@@ -240,7 +250,9 @@ async def _never_linked(
     drifts: list[dict[str, Any]] = []
     for source_object, target_object in objects:
         if source_object not in existing:
-            existing[source_object] = await _all_ids(ctms, source_object, ctms_names, connection_ids, tally)
+            existing[source_object] = await _all_ids(
+                ctms, source_object, ctms_names, connection_ids, tally, medical
+            )
         async with resources.sessionmaker() as session:
             linked = await repo.linked_sources(session, conn.id, "ctms", source_object)
         drifts += [
@@ -252,9 +264,15 @@ async def _never_linked(
 
 
 async def _all_ids(
-    ctms: Any, object_name: str, ctms_names: CtmsNames, connection_ids: list[str], tally: Tally
+    ctms: Any,
+    object_name: str,
+    ctms_names: CtmsNames,
+    connection_ids: list[str],
+    tally: Tally,
+    medical: dict[str, str],
 ) -> list[str]:
-    """Every record id of a CTMS object, page by page (Medical Activities left out: the bridge wrote them)."""
+    """Every record id of a CTMS object, page by page. Medical Activities (the bridge wrote them) are left
+    out, and go into `medical` instead: their id by external id (``{connection}:{call id}``)."""
     activity = ctms_names.activity
     columns = {"id", "created_date__v"}
     if object_name == activity.object:
@@ -271,12 +289,59 @@ async def _all_ids(
         page = await vault_page(ctms, select, [], None, after, offset)
         tally.calls["ctms"] += 1
         after, offset, done = page.after, page.offset, page.done
-        ids += [
-            str(row["id"])
-            for row in page.rows
-            if not is_ctms_echo(object_name, row, ctms_names, connection_ids=connection_ids)
-        ]
+        for row in page.rows:
+            if not is_ctms_echo(object_name, row, ctms_names, connection_ids=connection_ids):
+                ids.append(str(row["id"]))
+            elif isinstance(external := row.get(activity.fields.external_id), str):
+                medical[external] = str(row["id"])
     return ids
+
+
+async def _calls_side(
+    resources: Resources,
+    conn: Connection,
+    gateway: Any,
+    ctms_names: CtmsNames,
+    medical: dict[str, str],
+    tally: Tally,
+) -> list[dict[str, Any]]:
+    """The CRM → CTMS flow: calls sent to Vault Clinical that the bridge never linked (missing in the
+    CTMS), and Medical Activities carrying this connection's prefix with no call linked (no source)."""
+    names = crm_names_for(conn)
+    call, activity = names.call.object, ctms_names.activity.object
+    async with resources.sessionmaker() as session:
+        linked = await repo.linked_sources(session, conn.id, "crm", call)
+        waiting = {source_id for _, source_id, _ in await repo.unmatched(session, conn.id)}
+        waiting |= await repo.in_transit(session, conn.id)
+    prefix = f"{conn.id}:"
+    drifts = [
+        _drift("in_target_without_source", "crm", call, external[len(prefix) :], activity, ma_id)
+        for external, ma_id in medical.items()
+        if external.startswith(prefix) and external[len(prefix) :] not in linked
+    ]
+    sent = f"{safe_name(names.call.fields.sent_to_vault)} = true"
+    after: str | None = None
+    offset, done = 0, False
+    while not done:
+        if isinstance(gateway, SalesforceGateway):
+            select = f"SELECT Id FROM {safe_name(call)}"  # noqa: S608 - names checked
+            page = await salesforce_page(gateway.client, select, call, [sent], None, after)
+            tally.calls[conn.id] += 1 + (1 if after is None else 0)
+            id_field = "Id"
+        elif isinstance(gateway, VaultCrmGateway):
+            select = f"SELECT id, created_date__v FROM {safe_name(call)}"  # noqa: S608 - names checked
+            page = await vault_page(gateway.client, select, [sent], None, after, offset)
+            tally.calls[conn.id] += 1
+            id_field = "id"
+        else:
+            return drifts
+        after, offset, done = page.after, page.offset, page.done
+        drifts += [
+            _drift("missing_in_target", "crm", call, str(row[id_field]), activity, None)
+            for row in page.rows
+            if str(row[id_field]) not in linked and str(row[id_field]) not in waiting
+        ]
+    return drifts
 
 
 def _ctms_modified_fields(names: CtmsNames) -> dict[str, str]:

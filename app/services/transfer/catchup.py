@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.clients.crm import SalesforceGateway, VaultCrmGateway, safe_name
+from app.clients.crm import VAULT_READ_CHUNK, SalesforceGateway, VaultCrmGateway, safe_name
 from app.clients.errors import AuthError, ClientError, PermanentError
 from app.clients.salesforce import soql_quote
-from app.clients.vault import VaultClient
+from app.clients.vault import VaultClient, vql_quote
 from app.domain.ctms import type_name_field
 from app.domain.dates import format_vault_datetime, parse_modified
 from app.domain.errors import MappingError
@@ -298,6 +298,25 @@ def as_vault_crm_call(row: dict[str, Any], names: CrmNames, identifier: str) -> 
     if any(v is not None for v in creator.values()):
         row[f.created_by_relationship] = {"id": row.get(f.created_by), **creator}
     return row
+
+
+async def read_vault_crm_calls(
+    gateway: VaultCrmGateway, names: CrmNames, identifier: str, ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The Vault CRM calls with these ids that are sent to Vault Clinical, read as catch-up reads them:
+    one VQL query per 1,000 ids (VQL is POSTed)."""
+    f = names.call.fields
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), VAULT_READ_CHUNK):
+        chunk = ", ".join(vql_quote(i) for i in ids[start : start + VAULT_READ_CHUNK])
+        vql = (
+            f"{vault_crm_call_query(names, identifier)} "
+            f"WHERE {safe_name(f.id)} CONTAINS ({chunk}) AND {safe_name(f.sent_to_vault)} = true"
+        )
+        for row in await gateway.client.query(vql):
+            record = as_vault_crm_call(row, names, identifier)
+            found[str(record[f.id])] = record
+    return found
 
 
 async def _vault_crm(

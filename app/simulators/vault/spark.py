@@ -125,13 +125,23 @@ def spark_message(
     }
 
 
+def _change_time(state: VaultState, object_name: str, record_id: str) -> datetime:
+    """When the change entered the queue: as the vault stamps the change itself (the record's
+    modification), so the message and the record tell the same time; now for a deleted record."""
+    record = state.get(object_name, record_id) or {}
+    try:
+        return r.parse_instant(str(record["modified_date__v"]))
+    except (KeyError, ValueError):
+        return datetime.now(UTC)
+
+
 def send_change(state: VaultState, object_name: str, kind: str, record_id: str) -> None:
     """Queue one change as a Spark message to the bridge (in the background, retried like Vault does)."""
     target = state.emitter.target
     if not state.emitter.enabled or target is None:
         return
     url = target.url.rstrip("/") + SPARK_PATH
-    message_id, queued = str(uuid.uuid4()), datetime.now(UTC)
+    message_id, queued = str(uuid.uuid4()), _change_time(state, object_name, record_id)
 
     def request(attempt: int) -> tuple[bytes, dict[str, str]]:
         message = spark_message(
