@@ -87,7 +87,7 @@ async def test_a_load_feeds_everything_that_exists_and_delivery_writes_it_parent
     assert activity_cursor["done"]
     assert (cursors["ctms:site__v"]["read"], cursors["ctms:study__v"]["read"]) == (3, 1)
     assert cursors[f"crm:{org.connection_id}:Call2_vod__c"]["read"] == 3
-    assert vault_queries(world) == 1 + 1 + 3  # one query a page, no more
+    assert vault_queries(world) == 3 + 1 + 1 + 3  # a count per object, then one query a page
 
     await plan_and_drain(resources)
     written = interactions(org)
@@ -149,6 +149,11 @@ async def test_a_load_stopped_mid_way_goes_on_from_its_first_unsaved_page(
 
     running = asyncio.create_task(run_load(resources, load_id))
     await asyncio.wait_for(two_pages_saved(), timeout=30)
+    mid = await load_row(resources, load_id)  # every source counted before the first page: a whole to show
+    assert {k: c["total"] for k, c in mid.cursors.items()} == {
+        "ctms:crm_activity__v": 3_500,
+        f"crm:{org.connection_id}:Call2_vod__c": 0,
+    }
     running.cancel()  # the worker dies: no finish, the claim stays until its heartbeat is old
     await asyncio.gather(running, return_exceptions=True)
     queries_before = vault_queries(world)

@@ -39,7 +39,7 @@ from app.services.names import crm_names_for, ctms_names_for
 from app.services.operator_errors import Conflict, NotFound
 from app.services.transfer import catchup
 from app.services.transfer.feed import crm_event, ctms_event, feed_many, load_prefix
-from app.services.transfer.pages import Page, salesforce_page, vault_page
+from app.services.transfer.pages import Page, salesforce_count, salesforce_page, vault_count, vault_page
 
 log = get_logger(__name__)
 JOB = "initial_load"
@@ -53,6 +53,7 @@ class Source:
     label: str  # how counts are shown: ctms/{object} or {connection}/{object}
     read: Callable[[str | None, int], Awaitable[Page]]  # the page after (after, offset)
     to_events: Callable[[list[dict[str, Any]]], list[NewEvent]]
+    count: Callable[[], Awaitable[int | None]]  # how many the source holds, for progress
 
 
 def silence_limit(settings: Settings) -> timedelta:
@@ -172,6 +173,7 @@ async def _load(
     for n, source in enumerate(sources):  # JSON objects keep no order: each cursor says where it goes
         cursors.setdefault(source.key, _new_cursor(source.label, n))
     event_range = (load.first_event_id, load.last_event_id)
+    await _count_up_front(resources, load.id, holder, sources, cursors, event_range)
     for source in sources:
         cursors[source.key].pop("error", None)
         while not cursors[source.key]["done"]:
@@ -189,6 +191,31 @@ async def _load(
             event_range = await _save_page(resources, load.id, holder, cursors, source, page, event_range)
             await _wake_planner(resources)
     return errors
+
+
+async def _count_up_front(
+    resources: Resources,
+    load_id: int,
+    holder: str,
+    sources: list[Source],
+    cursors: dict[str, Any],
+    event_range: tuple[int | None, int | None],
+) -> None:
+    """Every source's total before the first page, so progress has a whole from the start (one small
+    call each; a source that refuses it is reported by its first page instead)."""
+    counted = False
+    for source in sources:
+        cursor = cursors[source.key]
+        if cursor["total"] is None and cursor["pages"] == 0:
+            try:
+                cursors[source.key] = {**cursor, "total": await source.count()}
+                counted = True
+            except ClientError:
+                continue
+    if counted:
+        async with resources.sessionmaker() as session, session.begin():
+            if not await initial_loads.save_page(session, load_id, holder, utcnow(), cursors, event_range):
+                raise Lost(f"initial load {load_id}")
 
 
 def _new_cursor(label: str, order: int) -> dict[str, Any]:
@@ -298,6 +325,9 @@ def _ctms_source(
     async def read(after: str | None, offset: int) -> Page:
         return await vault_page(ctms, select, [], since, after, offset)
 
+    async def count() -> int | None:
+        return await vault_count(ctms, select, [], since)
+
     def to_events(rows: list[dict[str, Any]]) -> list[NewEvent]:
         events = []
         for row in rows:
@@ -313,7 +343,7 @@ def _ctms_source(
                 log.warning("initial_load_row_invalid", object=object_name)  # its id only would be data
         return events
 
-    return Source(f"ctms:{object_name}", f"ctms/{object_name}", read, to_events)
+    return Source(f"ctms:{object_name}", f"ctms/{object_name}", read, to_events, count)
 
 
 def _crm_source(
@@ -331,6 +361,9 @@ def _crm_source(
         async def read(after: str | None, offset: int) -> Page:
             return await salesforce_page(client, select, names.call.object, [sent], since, after)
 
+        async def count() -> int | None:
+            return await salesforce_count(client, names.call.object, [sent], since)
+
         def shape(row: dict[str, Any]) -> dict[str, Any]:
             return catchup.as_salesforce_call(row, names, account_rel)
 
@@ -340,6 +373,9 @@ def _crm_source(
 
         async def read(after: str | None, offset: int) -> Page:
             return await vault_page(vault, vault_select, [sent], since, after, offset)
+
+        async def count() -> int | None:
+            return await vault_count(vault, vault_select, [sent], since)
 
         def shape(row: dict[str, Any]) -> dict[str, Any]:
             return catchup.as_vault_crm_call(row, names, identifier)
@@ -359,5 +395,9 @@ def _crm_source(
         return events
 
     return Source(
-        f"crm:{connection.id}:{names.call.object}", f"{connection.id}/{names.call.object}", read, to_events
+        f"crm:{connection.id}:{names.call.object}",
+        f"{connection.id}/{names.call.object}",
+        read,
+        to_events,
+        count,
     )

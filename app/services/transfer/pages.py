@@ -71,16 +71,36 @@ async def salesforce_page(
     size: int = SALESFORCE_PAGE,
 ) -> Page:
     """The next page of ``select`` after Id `after`; the first page also counts the whole set."""
-    where = list(conditions)
-    if since is not None:
-        where.append(f"SystemModstamp >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    where = _salesforce_where(conditions, since)
     total = None
     if after is None:
-        counting = f"SELECT COUNT() FROM {safe_name(object_name)}"  # noqa: S608 - names checked
-        total = await client.count(counting + (" WHERE " + " AND ".join(where) if where else ""))
+        total = await salesforce_count(client, object_name, conditions, since)
     else:
         where.append(f"Id > {soql_quote(after)}")
     soql = select + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY Id ASC LIMIT {size}"
     rows = await client.query(soql)
     last = str(rows[-1]["Id"]) if rows else after
     return Page(rows, total, last, 0, len(rows) < size)
+
+
+def _salesforce_where(conditions: list[str], since: datetime | None) -> list[str]:
+    where = list(conditions)
+    if since is not None:
+        where.append(f"SystemModstamp >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    return where
+
+
+async def salesforce_count(
+    client: Any, object_name: str, conditions: list[str], since: datetime | None
+) -> int:
+    """How many records a Salesforce page set holds (``SELECT COUNT()``)."""
+    where = _salesforce_where(conditions, since)
+    counting = f"SELECT COUNT() FROM {safe_name(object_name)}"  # noqa: S608 - names checked
+    return int(await client.count(counting + (" WHERE " + " AND ".join(where) if where else "")))
+
+
+async def vault_count(
+    client: VaultClient, select: str, conditions: list[str], since: datetime | None
+) -> int | None:
+    """How many records a Vault page set holds: the total of a one-row page."""
+    return (await vault_page(client, select, conditions, since, None, 0, size=1)).total
