@@ -161,9 +161,13 @@ def repair(
     verb = "would send" if answer["dry_run"] else "sent"
     out.print(f"Repair of reconciliation {run_id}: {verb} {answer['events']} event(s)")
     for action in answer["actions"]:
-        out.print(
-            f"  {action['action']}: {action['connection_id']} {action['source_object']} {action['source_id']} ({action['kind']})"
+        line = (
+            f"  {action['action']}: {action['connection_id']} {action['source_object']} {action['source_id']}"
         )
+        out.print(f"{line} ({action['kind']})", highlight=False)
+        if action.get("fields"):
+            writes = ", ".join(f"{k}={v!r}" for k, v in sorted(action["fields"].items()))
+            out.print(f"      writes {writes}", highlight=False)
     for skipped in answer["skipped"]:
         out.print(f"  [yellow]skipped[/] {skipped['source_id']} ({skipped['kind']}): {skipped['reason']}")
     if answer["dry_run"] and answer["actions"]:

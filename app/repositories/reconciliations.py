@@ -157,6 +157,23 @@ async def linked_sources(
     return {str(i) for i in (await session.execute(stmt)).scalars()}
 
 
+async def links_of(
+    session: AsyncSession, connection_id: str, source_system: str, source_object: str, ids: Sequence[str]
+) -> dict[str, RecordLink]:
+    """The links of these records to one connection, by source id."""
+    found: dict[str, RecordLink] = {}
+    ids = list(ids)
+    for start in range(0, len(ids), IN_CHUNK):
+        stmt = select(RecordLink).where(
+            col(RecordLink.connection_id) == connection_id,
+            col(RecordLink.source_system) == source_system,
+            col(RecordLink.source_object) == source_object,
+            col(RecordLink.source_id).in_(ids[start : start + IN_CHUNK]),
+        )
+        found.update({link.source_id: link for link in (await session.execute(stmt)).scalars()})
+    return found
+
+
 async def in_transit(session: AsyncSession, connection_id: str) -> set[str]:
     """Source ids with a delivery to this connection not finished yet (it is on its way, not missing)."""
     stmt = select(Delivery.source_id).where(

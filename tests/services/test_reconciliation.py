@@ -131,6 +131,13 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
         (unsent, "resend"),
     }
     assert {s["source_id"] for s in plan.skipped} == {"V6AORPHAN0000001", "a0B000000000XYZ", waiting}
+    # exactly what will be written, where it is known before delivery: the source has not changed since
+    # the bridge's last write, so the write is that write again
+    will_write = {a["source_id"]: a.get("fields") for a in plan.actions if a["action"] == "resend"}
+    assert will_write[acts[0]]["Subject_vod__c"] == "visit 0"
+    assert will_write[acts[1]]["Subject_vod__c"] == "visit 1"
+    assert will_write[acts[0]]["Clinical_Study_vod__c"] == crm[acts[0]]["Clinical_Study_vod__c"]
+    assert (will_write[added], will_write[acts[2]], will_write[unsent]) == (None, None, None)  # at delivery
     async with clean_db.connect() as conn:
         assert (
             await conn.scalar(text("SELECT count(*) FROM inbox_events WHERE webhook_id LIKE 'repair:%'")) == 0

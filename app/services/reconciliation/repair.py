@@ -58,6 +58,7 @@ async def repair(
     )
     connections = {c.id: c for c in await connections_repo.list_active(session)}
     plan = RepairPlan()
+    last_written = await _last_written(session, run_id, [d for d in drifts if d.kind in RESEND])
     events: list[NewEvent] = []
     forget: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     now = utcnow()
@@ -70,11 +71,17 @@ async def repair(
             continue
         assert conn is not None
         if drift.kind in RESEND:
+            fields = last_written.get(drift.id or 0)
             plan.actions.append(
                 {
                     **described,
                     "action": "resend",
-                    "writes": "the source's current version, content hash ignored",
+                    "writes": (
+                        "these fields: what the bridge last wrote (the source has not changed since)"
+                        if fields is not None
+                        else "the source's current version, read and mapped at delivery (changed since, or never written)"
+                    ),
+                    "fields": fields,
                 }
             )
             forget[(conn.id, drift.source_system)].append((drift.source_object, drift.source_id))
@@ -110,6 +117,27 @@ async def repair(
         },
     )
     return plan
+
+
+async def _last_written(session: AsyncSession, run_id: int, drifts: list[Drift]) -> dict[int, dict[str, Any]]:
+    """Per drift to re-send: exactly what the write will hold, where it is known before delivery. When
+    the source has not changed since the bridge's last write, the mapping of it is what the link kept."""
+    changed = {
+        (d.connection_id, d.source_system, d.source_object, d.source_id)
+        for d in await repo.drifts(session, run_id, kinds=["changed_in_source"])
+    }
+    groups: dict[tuple[str, str, str], list[Drift]] = defaultdict(list)
+    for d in drifts:
+        if (d.connection_id, d.source_system, d.source_object, d.source_id) not in changed:
+            groups[(d.connection_id, d.source_system, d.source_object)].append(d)
+    known: dict[int, dict[str, Any]] = {}
+    for (conn_id, system, obj), group in groups.items():
+        links = await repo.links_of(session, conn_id, system, obj, [d.source_id for d in group])
+        for d in group:
+            link = links.get(d.source_id)
+            if link is not None and link.last_fields and not link.deleted:
+                known[int(d.id or 0)] = dict(link.last_fields)
+    return known
 
 
 def _describe(drift: Drift) -> dict[str, Any]:
