@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.context import Resources
 from app.crypto import SecretBox
+from app.domain.dates import parse_modified
 from app.models import RecordLink, utcnow
 from app.repositories import reconciliations
 from app.services.reconciliation.run import request_run, run_reconciliation
@@ -76,7 +77,7 @@ def seed(world: Any, links: int) -> list[dict[str, Any]]:
                 "source_id": source_id,
                 "target_object": INTERACTION,
                 "target_id": record["Id"],
-                "last_applied_modified_at": _parse(template["modified_date__v"]),
+                "last_applied_modified_at": parse_modified(template["modified_date__v"]),
                 "content_hash": "0" * 64,
                 "last_fields": fields,
                 "deleted": False,
@@ -84,12 +85,6 @@ def seed(world: Any, links: int) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _parse(value: str) -> Any:
-    from app.domain.dates import parse_modified
-
-    return parse_modified(value)
 
 
 def make_drifts(world: Any, links: list[dict[str, Any]], count: int) -> int:

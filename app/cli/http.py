@@ -7,6 +7,7 @@ can reach the API, with the same keys and roles as any other client.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -230,6 +231,20 @@ def page(answer: dict[str, Any], columns: Sequence[tuple[str, Any]], *, as_json:
             note(hint)
         else:
             out.print(hint, highlight=False)
+
+
+def until_finished(api: ApiClient, path: str, first: dict[str, Any], timeout: float, what: str) -> Any:
+    """Poll `path` under a spinner until the operation (`first`, as started) is neither queued nor
+    running; fail when `timeout` seconds pass first."""
+    current = first
+    deadline = time.monotonic() + timeout
+    with err.status(f"{what} {first['id']} …", spinner="dots"):
+        while current["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                fail(f"{what.lower()} {first['id']} is still {current['status']} after {timeout:.0f}s")
+            time.sleep(0.5)
+            current = api.get(path)
+    return current
 
 
 def json_document(value: str | None, what: str) -> Any:

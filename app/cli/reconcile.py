@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import sys
-import time
 from typing import Annotated, Any
 
 import typer
@@ -17,12 +16,11 @@ from app.cli.http import (
     CursorOption,
     JsonOption,
     LimitOption,
-    err,
-    fail,
     out,
     page,
     show,
     table,
+    until_finished,
 )
 
 app = typer.Typer(
@@ -74,13 +72,8 @@ def run(
     """Start a reconciliation run and print its drifts by kind."""
     with ApiClient(api_url, api_key) as api:
         run_ = api.call("POST", BASE)
-        deadline = time.monotonic() + timeout
-        with err.status(f"Reconciliation {run_['id']} …", spinner="dots"):
-            while wait and run_["status"] in ("queued", "running"):
-                if time.monotonic() > deadline:
-                    fail(f"reconciliation {run_['id']} is still {run_['status']} after {timeout:.0f}s")
-                time.sleep(0.5)
-                run_ = api.get(f"{BASE}/{run_['id']}")
+        if wait:
+            run_ = until_finished(api, f"{BASE}/{run_['id']}", run_, timeout, "Reconciliation")
     _summary(run_, as_json)
 
 

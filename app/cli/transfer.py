@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -15,11 +14,10 @@ from app.cli.http import (
     CursorOption,
     JsonOption,
     LimitOption,
-    err,
-    fail,
     out,
     page,
     show,
+    until_finished,
 )
 
 app = typer.Typer(help="Run the Transfer job now, or look at past runs.", no_args_is_help=True)
@@ -37,14 +35,11 @@ def run(
     """Start a Transfer job run (CRM deletions, unmatched retries, catch-up) and print its counts."""
     with ApiClient(api_url, api_key) as api:
         started = api.call("POST", BASE)
-        run_ = started
-        deadline = time.monotonic() + timeout
-        with err.status(f"Transfer run {started['id']} …", spinner="dots"):
-            while wait and run_["status"] in ("queued", "running"):
-                if time.monotonic() > deadline:
-                    fail(f"run {started['id']} is still {run_['status']} after {timeout:.0f}s")
-                time.sleep(0.5)
-                run_ = api.get(f"{BASE}/{started['id']}")
+        run_ = (
+            until_finished(api, f"{BASE}/{started['id']}", started, timeout, "Transfer run")
+            if wait
+            else started
+        )
     if as_json:
         show(run_)
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Annotated
 
@@ -34,10 +33,7 @@ from app.services import connection_test, connections_admin
 from app.services.connection_settings import view
 from app.services.names import ctms_names_for
 from app.services.throttle import throttled_until
-from app.services.transfer.initial_load import JOB as LOAD_JOB
-from app.services.transfer.initial_load import job_id as load_job_id
-from app.services.transfer.initial_load import request_load
-from app.worker.queue import QueueUnavailable
+from app.services.transfer.initial_load import hand_to_worker, request_load
 
 router = operator_router("connections")
 ONE = "/api/v1/connections/{connection_id}"
@@ -195,8 +191,7 @@ async def activate_connection(
         connection = await connections_admin.set_active(session, box, connection_id, True, actor=caller.actor)
         load = await request_load(session, caller.actor, connection_id=connection_id, trigger="activation")
         out = _out(connection, box)
-    with contextlib.suppress(QueueUnavailable):  # recorded: the sweep hands it on once the queue is back
-        await resources.queue.enqueue(LOAD_JOB, load.id, job_id=load_job_id(load))
+    await hand_to_worker(resources.queue, load)
     response.headers["Location"] = f"/api/v1/initial-loads/{load.id}"
     return out
 

@@ -10,15 +10,11 @@ from app.api.operator.edge import transaction
 from app.api.operator.pagination import Page, PageDep
 from app.api.operator.routing import RowId, errors, operator_router
 from app.api.operator.schemas.loads import InitialLoadIn, InitialLoadOut
-from app.logging import get_logger
-from app.models import InitialLoad
 from app.repositories import initial_loads
 from app.services.operator_errors import NotFound
 from app.services.transfer.feed import load_prefix
-from app.services.transfer.initial_load import JOB, job_id, request_load, resume_load
-from app.worker.queue import QueueUnavailable
+from app.services.transfer.initial_load import hand_to_worker, request_load, resume_load
 
-log = get_logger(__name__)
 router = operator_router("initial-loads")
 BASE = "/api/v1/initial-loads"
 
@@ -41,7 +37,7 @@ async def start_initial_load(
 ) -> InitialLoadOut:
     async with transaction(resources) as session:
         load = await request_load(session, caller.actor, since=body.since, connection_id=body.connection_id)
-    await _enqueue(resources, load)
+    await hand_to_worker(resources.queue, load)
     return InitialLoadOut.of(load)
 
 
@@ -54,7 +50,7 @@ async def start_initial_load(
 async def resume_initial_load(load_id: RowId, resources: ResourcesDep, caller: CallerDep) -> InitialLoadOut:
     async with transaction(resources) as session:
         load = await resume_load(session, caller.actor, load_id)
-    await _enqueue(resources, load)
+    await hand_to_worker(resources.queue, load)
     return InitialLoadOut.of(load)
 
 
@@ -79,11 +75,3 @@ async def get_initial_load(load_id: RowId, resources: ResourcesDep, _caller: Cal
             raise NotFound("INITIAL_LOAD_NOT_FOUND", f"no initial load with id {load_id}")
         outcomes = await initial_loads.outcome_counts(session, load, load_prefix(load_id))
     return InitialLoadOut.of(load, outcomes)
-
-
-async def _enqueue(resources: ResourcesDep, load: InitialLoad) -> None:
-    """The load is recorded already: with the queue down, the sweep hands it to a worker once it is back."""
-    try:
-        await resources.queue.enqueue(JOB, load.id, job_id=job_id(load))
-    except QueueUnavailable:
-        log.warning("initial_load_enqueue_failed", load_id=load.id)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.envelopes import StoredFields
@@ -23,9 +22,9 @@ from app.models import Connection, Drift, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import reconciliations as repo
 from app.repositories.inbox_store import NewEvent
-from app.services import audit, intake
+from app.services import audit
 from app.services.operator_errors import Conflict, NotFound
-from app.services.transfer.feed import feed_many
+from app.services.transfer.feed import feed_many, inbox_event
 
 RESEND = ("missing_in_target", "changed_in_target", "changed_in_source")
 REPAIRABLE = (*RESEND, "deleted_in_source")
@@ -190,19 +189,12 @@ class Named:
 
 def _event(rec: SourceRecord, webhook_id: str, type_: str, data: dict[str, Any], now: datetime) -> NewEvent:
     """An event as the record's source system would send it, stored under the repair's own id."""
-    crm = rec.source_system == "crm"
     document = {"type": type_, "timestamp": _stamp(now), "data": data}
     fields = StoredFields(
         type=type_, object=rec.source_object, record_id=rec.source_id, source_modified_at=now
     )
-    return intake.new_event(
-        fields,
-        sender=rec.connection_id if crm else "ctms",
-        webhook_id=webhook_id,
-        source="crm" if crm else "ctms",
-        connection_id=rec.connection_id if crm else None,
-        payload_json=orjson.dumps(document).decode(),
-    )
+    connection_id = rec.connection_id if rec.source_system == "crm" else None
+    return inbox_event(fields, rec.source_system, connection_id, webhook_id, document)
 
 
 def resend_event(webhook_id: str, rec: SourceRecord, now: datetime) -> NewEvent:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from math import ceil
@@ -244,9 +244,7 @@ async def _never_linked(
     if conn.sync_studies_and_sites:
         objects += [(ctms_names.study.object, names.clinical_study.object)]
         objects += [(ctms_names.site.object, names.clinical_site.object)]
-    async with resources.sessionmaker() as session:
-        waiting = {source_id for _, source_id, _ in await repo.unmatched(session, conn.id)}
-        waiting |= await repo.in_transit(session, conn.id)  # on its way: not missing
+    waiting = await _waiting(resources, conn.id)
     drifts: list[dict[str, Any]] = []
     for source_object, target_object in objects:
         if source_object not in existing:
@@ -311,8 +309,7 @@ async def _calls_side(
     call, activity = names.call.object, ctms_names.activity.object
     async with resources.sessionmaker() as session:
         linked = await repo.linked_sources(session, conn.id, "crm", call)
-        waiting = {source_id for _, source_id, _ in await repo.unmatched(session, conn.id)}
-        waiting |= await repo.in_transit(session, conn.id)
+    waiting = await _waiting(resources, conn.id)
     prefix = f"{conn.id}:"
     drifts = [
         _drift("in_target_without_source", "crm", call, external[len(prefix) :], activity, ma_id)
@@ -320,28 +317,47 @@ async def _calls_side(
         if external.startswith(prefix) and external[len(prefix) :] not in linked
     ]
     sent = f"{safe_name(names.call.fields.sent_to_vault)} = true"
+    async for id_field, rows in _crm_pages(gateway, call, [], [sent], tally, conn.id):
+        drifts += [
+            _drift("missing_in_target", "crm", call, str(row[id_field]), activity, None)
+            for row in rows
+            if str(row[id_field]) not in linked and str(row[id_field]) not in waiting
+        ]
+    return drifts
+
+
+async def _waiting(resources: Resources, connection_id: str) -> set[str]:
+    """Source ids not missing even without a link: waiting for a person to match, or on their way."""
+    async with resources.sessionmaker() as session:
+        waiting = {source_id for _, source_id, _ in await repo.unmatched(session, connection_id)}
+        return waiting | await repo.in_transit(session, connection_id)
+
+
+async def _crm_pages(
+    gateway: Any, object_name: str, columns: list[str], conditions: list[str], tally: Tally, label: str
+) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """Every record of a CRM object that meets `conditions`, page by page from a keyset cursor, each page
+    with the name of its id field; the calls made are counted under `label`."""
     after: str | None = None
     offset, done = 0, False
     while not done:
         if isinstance(gateway, SalesforceGateway):
-            select = f"SELECT Id FROM {safe_name(call)}"  # noqa: S608 - names checked
-            page = await salesforce_page(gateway.client, select, call, [sent], None, after)
-            tally.calls[conn.id] += 1 + (1 if after is None else 0)
+            select = (
+                f"SELECT {', '.join(safe_name(c) for c in ['Id', *columns])} FROM {safe_name(object_name)}"  # noqa: S608 - names checked
+            )
+            page = await salesforce_page(gateway.client, select, object_name, conditions, None, after)
+            tally.calls[label] += 2 if after is None else 1  # the first page also counts the set
             id_field = "Id"
         elif isinstance(gateway, VaultCrmGateway):
-            select = f"SELECT id, created_date__v FROM {safe_name(call)}"  # noqa: S608 - names checked
-            page = await vault_page(gateway.client, select, [sent], None, after, offset)
-            tally.calls[conn.id] += 1
+            wanted = sorted({"id", "created_date__v", *columns})
+            select = f"SELECT {', '.join(safe_name(c) for c in wanted)} FROM {safe_name(object_name)}"  # noqa: S608 - names checked
+            page = await vault_page(gateway.client, select, conditions, None, after, offset)
+            tally.calls[label] += 1
             id_field = "id"
         else:
-            return drifts
+            return
         after, offset, done = page.after, page.offset, page.done
-        drifts += [
-            _drift("missing_in_target", "crm", call, str(row[id_field]), activity, None)
-            for row in page.rows
-            if str(row[id_field]) not in linked and str(row[id_field]) not in waiting
-        ]
-    return drifts
+        yield id_field, page.rows
 
 
 def _ctms_modified_fields(names: CtmsNames) -> dict[str, str]:
@@ -471,29 +487,11 @@ async def _orphans(
     for target_object, external_id, source_object in kinds:
         async with resources.sessionmaker() as session:
             linked = await repo.linked_source_ids(session, conn.id, target_object)
-        after: str | None = None
-        offset, done = 0, False
-        while not done:
-            if isinstance(gateway, SalesforceGateway):
-                select = f"SELECT Id, {safe_name(external_id)} FROM {safe_name(target_object)}"  # noqa: S608 - names checked
-                page = await salesforce_page(
-                    gateway.client, select, target_object, [f"{safe_name(external_id)} != null"], None, after
-                )
-                tally.calls[conn.id] += 1 + (1 if after is None else 0)  # the first page also counts
-                id_field = "Id"
-            elif isinstance(gateway, VaultCrmGateway):
-                select = (
-                    f"SELECT id, {safe_name(external_id)}, created_date__v FROM {safe_name(target_object)}"  # noqa: S608 - names checked
-                )
-                page = await vault_page(
-                    gateway.client, select, [f"{safe_name(external_id)} != null"], None, after, offset
-                )
-                tally.calls[conn.id] += 1
-                id_field = "id"
-            else:
-                return drifts
-            after, offset, done = page.after, page.offset, page.done
-            for row in page.rows:
+        condition = f"{safe_name(external_id)} != null"
+        async for id_field, rows in _crm_pages(
+            gateway, target_object, [external_id], [condition], tally, conn.id
+        ):
+            for row in rows:
                 source_id = row.get(external_id)
                 if source_id and str(source_id) not in linked:
                     drifts.append(

@@ -26,9 +26,10 @@ def _stamp() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _event(
+def inbox_event(
     fields: StoredFields, source: str, connection_id: str | None, webhook_id: str, document: dict[str, Any]
 ) -> NewEvent:
+    """The inbox row of an event the bridge made itself: sent by the CTMS, or by a connection's org."""
     sender = connection_id or "ctms"
     payload = orjson.dumps(document).decode()
     return intake.new_event(
@@ -49,7 +50,7 @@ def ctms_event(
     fields = validate_ctms(document)
     change = data.get("modified_date__v") or ""
     webhook_id = f"{prefix}{type_.rsplit('.', 1)[-1]}:{data['object']}:{data['id']}:{change}"
-    return _event(fields, "ctms", None, webhook_id, document), fields
+    return inbox_event(fields, "ctms", None, webhook_id, document), fields
 
 
 def crm_event(
@@ -59,7 +60,7 @@ def crm_event(
     fields = validate_crm(document)
     change = fields.source_modified_at.isoformat() if fields.source_modified_at else ""
     webhook_id = f"{prefix}{type_.rsplit('.', 1)[-1]}:{fields.record_id}:{change}"
-    return _event(fields, "crm", connection_id, webhook_id, document), fields
+    return inbox_event(fields, "crm", connection_id, webhook_id, document), fields
 
 
 async def feed_ctms(session: AsyncSession, type_: str, data: dict[str, Any]) -> tuple[int, bool]:

@@ -40,6 +40,7 @@ from app.services.operator_errors import Conflict, NotFound
 from app.services.transfer import catchup
 from app.services.transfer.feed import crm_event, ctms_event, feed_many, load_prefix
 from app.services.transfer.pages import Page, salesforce_count, salesforce_page, vault_count, vault_page
+from app.worker.queue import JobQueue, QueueUnavailable
 
 log = get_logger(__name__)
 JOB = "initial_load"
@@ -65,6 +66,14 @@ def job_id(load: InitialLoad) -> str:
     """Unique per hand-over, so a re-enqueue of a silent load is never refused as a duplicate."""
     stamp = int((load.heartbeat_at or load.created_at).timestamp())
     return f"{JOB}:{load.id}:{stamp}"
+
+
+async def hand_to_worker(queue: JobQueue, load: InitialLoad) -> None:
+    """Enqueue a recorded load. With the queue down it stays queued: the sweep hands it on once it is back."""
+    try:
+        await queue.enqueue(JOB, load.id, job_id=job_id(load))
+    except QueueUnavailable:
+        log.warning("initial_load_enqueue_failed", load_id=load.id)
 
 
 async def request_load(
