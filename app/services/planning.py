@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain.lanes import Lane, LaneKind
-from app.domain.mapping.echo import is_ctms_echo
+from app.domain.mapping.echo import is_crm_echo, is_crm_record_echo, is_ctms_echo
 from app.logging import get_logger
 from app.models import (
     AccountMatch,
@@ -187,9 +187,18 @@ def _plan_crm(event: InboxEvent, connection: Connection, partitions: int) -> lis
     ]
 
 
-def is_crm_echo(event: InboxEvent) -> bool:
-    """F9: events about the Vault Clinical Interactions we write are ours coming back."""
-    return bool(event.object and "clinical_interaction" in event.object.lower())
+def _is_crm_echo(event: InboxEvent, by_id: dict[str, Connection]) -> bool:
+    """F9: events about the objects the bridge writes in a CRM (Vault Clinical Interactions, Clinical
+    Studies and Sites) are its own writes coming back: named by the event, or known by their fields."""
+    connection = by_id.get(event.connection_id or "")
+    if connection is None:
+        return False  # planned as nothing anyway: its connection is gone
+    names = crm_names_for(connection)
+    if is_crm_echo(event.object, names):
+        return True
+    data = event.payload.get("data") if isinstance(event.payload, dict) else None
+    record = data.get("record") if isinstance(data, dict) else None
+    return isinstance(record, dict) and is_crm_record_echo(record, names)
 
 
 async def _forget_person_matches(session: AsyncSession, person_id: str) -> None:
@@ -274,10 +283,10 @@ def ignore_reason(
         if obj == PERSON:
             return "OBJECT_NOT_SYNCED", "a person's change only refreshes its cached account matches"
         return "OBJECT_NOT_SYNCED", f"the bridge does not act on {event.object or 'this object'}"
-    if is_crm_echo(event):
+    if _is_crm_echo(event, by_id):
         return (
             "ECHO_OF_OWN_WRITE",
-            "a Vault Clinical Interaction change: the bridge's own write coming back (F9)",
+            "a change of a record the bridge writes in the CRM (interaction, study or site): its own write coming back (F9)",
         )
     if by_id.get(event.connection_id or "") is None:
         return "CONNECTION_INACTIVE", "its connection was deactivated or deleted after the event was accepted"
@@ -293,7 +302,7 @@ def _deliveries_for(
 ) -> list[PlannedDelivery]:
     if event.source == "ctms":
         return [] if _is_ctms_echo(event, settings, by_id) else plan_ctms(event, active, settings, partitions)
-    if is_crm_echo(event):
+    if _is_crm_echo(event, by_id):
         return []
     return plan_crm(event, by_id.get(event.connection_id or ""), partitions)
 

@@ -75,3 +75,46 @@ async def test_a_vault_crm_call_caught_up_keeps_who_it_is_from(
         user["first_name__sys"],
         user["email__sys"],
     )
+
+
+async def test_a_vault_crm_interaction_coming_back_is_ignored_as_the_bridges_own_write(
+    resources: Resources, world: World, clean_db: AsyncEngine
+) -> None:
+    """F9 on Vault CRM: a relay forwards a change of the Vault Clinical Interaction the bridge wrote. A
+    Vault record names no object (no Salesforce ``attributes``): the interaction's external id says what it
+    is. It is ignored as an echo, never planned as a call (where it ended a MISSING_FIELD dead letter)."""
+    from sqlalchemy import text
+
+    from app.domain.envelopes import validate_crm
+    from app.services import intake
+
+    [org] = world.orgs
+    connection_id = await world.connect(clean_db, org, sync_studies_and_sites=False)
+    any_account(org, "HCP-71")
+    record = activity(world.vault, person(world.vault, "HCP-71"), study(world.vault))
+    await store(resources, changed(record))
+    await plan_and_drain(resources)
+    [written] = interactions(org)
+    echo = {
+        "type": "crm.call.sent_to_vault",
+        "timestamp": written["modified_date__v"],
+        "data": {"record": org.state.present("vault_clinical_interaction__v", written)},
+    }
+    fields = validate_crm(echo)
+    async with resources.sessionmaker() as session, session.begin():
+        await intake.store_event(
+            session, source="crm", sender=connection_id, connection_id=connection_id, webhook_id="msg_echo_1",
+            document=echo, type_=fields.type, object_=fields.object, record_id=fields.record_id,
+            source_modified_at=fields.source_modified_at,
+        )  # fmt: skip
+    await plan_and_drain(resources)
+
+    assert await statuses(clean_db) == ["delivered"]  # the interaction only: nothing planned for the echo
+    async with clean_db.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT status, error_code FROM inbox_events WHERE webhook_id = 'msg_echo_1'")
+            )
+        ).one()
+    assert tuple(row) == ("ignored", "ECHO_OF_OWN_WRITE")
+    assert len(world.vault.records_of("crm_activity__v")) == 1  # no Medical Activity made of it

@@ -9,6 +9,9 @@ Clinical Activities the bridge creates by automation (F8) are *not* echoes: they
 
 CRM side: the bridge is the only writer of Vault Clinical Interactions, Clinical Studies and Clinical
 Sites, so any event about them is an echo. Salesforce API names are case-insensitive, so are we there.
+A Salesforce record names its object (``attributes.type``); a Vault CRM record does not, so one that
+carries the external id field of an object the bridge writes (``vault_activity_id__v`` …) is one of them:
+a call never has those fields.
 """
 
 from __future__ import annotations
@@ -57,5 +60,10 @@ def is_crm_echo(object_name: str | None, names: CrmNames) -> bool:
 
 
 def is_crm_record_echo(record: Mapping[str, object] | None, names: CrmNames) -> bool:
-    """``is_crm_echo`` for a raw record that names its object (Salesforce ``attributes.type``)."""
-    return record is not None and is_crm_echo(crm_object_name(record), names)
+    """``is_crm_echo`` for a raw record: by the object it names, or else by the external id it carries."""
+    if record is None:
+        return False
+    object_name = crm_object_name(record)
+    if object_name is not None:
+        return is_crm_echo(object_name, names)
+    return any(record.get(field) not in (None, "") for field in names.written_external_ids())

@@ -326,6 +326,10 @@ class CrmNames(Frozen):
         """Objects only the bridge writes in this CRM: their change events are its own echoes."""
         return frozenset({self.interaction.object, self.clinical_study.object, self.clinical_site.object})
 
+    def written_external_ids(self) -> tuple[str, ...]:
+        """The external id fields of those objects: a record carrying one is the bridge's own."""
+        return (self.interaction.external_id, self.clinical_study.external_id, self.clinical_site.external_id)
+
 
 @cache
 def _defaults(platform: Platform) -> CrmNames:
