@@ -16,7 +16,7 @@ The light-load row runs `bridge serve` and one `bridge worker`, POSTs signed web
 fixed interval and times each from just before its POST to its record appearing in the Salesforce org.
 
     .venv/bin/python -m bench.delivery [--events 10000] [--workers 1,2] [--latency-ms 250] [--light 40]
-        [--fanout 10] [--fanout-events 2000] [--vault-crm-events 5000] [--backlog 0] [--timeout 60]
+        [--fanout 10] [--fanout-events 2000] [--vault-crm-events 10000] [--backlog 0] [--timeout 60]
 """
 
 from __future__ import annotations
@@ -908,7 +908,7 @@ def main(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--fanout", type=int, default=10, help="connections of the fan-out row (0 skips)")
     parser.add_argument("--fanout-events", type=int, default=2_000, help="events of the two fan-out rows")
     parser.add_argument(
-        "--vault-crm-events", type=int, default=5_000, help="events of the Vault CRM row (0 skips)"
+        "--vault-crm-events", type=int, default=10_000, help="events of the Vault CRM row (0 skips)"
     )
     parser.add_argument(
         "--backlog", type=int, default=0, help="events of the memory row, e.g. 100000 (0 skips)"

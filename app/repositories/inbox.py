@@ -42,6 +42,14 @@ async def claim_received(session: AsyncSession, limit: int) -> list[InboxEvent]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def received_at_least(session: AsyncSession, n: int) -> bool:
+    """Whether at least `n` events wait to be planned (counts no further than `n`, on the status index)."""
+    waiting = select(col(InboxEvent.id)).where(col(InboxEvent.status) == EventStatus.RECEIVED).limit(n)
+    return (
+        int((await session.execute(select(func.count()).select_from(waiting.subquery()))).scalar_one()) >= n
+    )
+
+
 async def count_received_before(session: AsyncSession, before: datetime) -> int:
     stmt = select(func.count()).where(
         col(InboxEvent.status) == EventStatus.RECEIVED, col(InboxEvent.received_at) < before

@@ -8,9 +8,11 @@ first, one call per batch) deterministically. The simulators are real HTTP serve
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,6 +20,7 @@ from app.context import Resources
 from app.domain.envelopes import validate_ctms
 from app.domain.lanes import Lane
 from app.services import intake, planning
+from app.services.delivery import engine
 from app.services.delivery.engine import drain_lane
 from app.worker.queue import InProcessQueue
 from tests.conftest import make_settings
@@ -175,3 +178,43 @@ async def test_many_lanes_drained_at_once_never_run_the_connection_pool_dry(
             await resources.close()
         assert [len(interactions(org)) for org in world.orgs] == [40] * 10
         assert set(await statuses(clean_db)) == {"delivered"}
+
+
+async def test_a_lane_waits_for_a_planner_that_is_behind_and_sends_one_full_call(
+    resources: Resources, world: World, clean_db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backlog (an initial load, a catch-up) is planned a few hundred events at a time. A lane woken by
+    the first of them waits while a full call's worth still waits to be planned, instead of sending a
+    sliver and then the rest: API calls are what a Vault's burst limit counts. It stops waiting once
+    the planner has caught up."""
+    monkeypatch.setattr(engine, "BACKLOG_GATHER_SECONDS", 30.0)  # only catching up may end the wait
+    org = world.orgs[0]
+    await world.connect(clean_db, org, sync_studies_and_sites=False)
+    person_id = person(world.vault, "HCP-5")
+    account(org, "HCP-5")
+    study_id = study(world.vault)
+    records = [activity(world.vault, person_id, study_id, subject__v=f"visit {n}") for n in range(400)]
+    await store(resources, *(changed(r) for r in records))
+    async with resources.sessionmaker() as session, session.begin():
+        first = await planning.plan_pending(session, limit=40, partitions=PARTITIONS)  # 360 still unplanned
+    lane = sorted(first.lanes)[0]
+
+    asked = asyncio.Event()
+    behind = engine._planning_behind
+
+    async def watched(*args: Any) -> bool:  # tells the test the lane has looked at the planner
+        answer = await behind(*args)
+        asked.set()
+        return answer
+
+    monkeypatch.setattr(engine, "_planning_behind", watched)
+    started = time.monotonic()
+    drained = asyncio.create_task(drain_lane(resources, lane))
+    await asyncio.wait_for(asked.wait(), 10)  # woken, it found its first few deliveries and a planner behind
+    async with resources.sessionmaker() as session, session.begin():
+        await planning.plan_pending(session, partitions=PARTITIONS)  # the planner catches up
+    stats = await asyncio.wait_for(drained, 10)
+
+    assert time.monotonic() - started < 10  # caught up, it sent: it did not sit out its patience
+    [call] = org.state.calls.matching("PATCH", INTERACTIONS_PATH)
+    assert call.records == stats.deliveries > 40 // PARTITIONS  # the whole partition, in one call

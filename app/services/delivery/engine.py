@@ -16,7 +16,6 @@ from typing import Any
 from app import metrics
 from app.clients.errors import ClientError
 from app.clients.results import CallFact
-from app.clients.salesforce import MAX_BATCH as SALESFORCE_BATCH
 from app.clients.throttle import ThrottledError, target_for
 from app.context import Resources
 from app.domain.lanes import Lane
@@ -24,6 +23,7 @@ from app.logging import get_logger
 from app.models import Delivery, DeliveryStatus, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import deliveries as deliveries_repo
+from app.repositories import inbox as inbox_repo
 from app.repositories import links as links_repo
 from app.repositories.lanes import lane_lock
 from app.services import wakeups
@@ -38,8 +38,12 @@ log = get_logger(__name__)
 # batch held several); a trickle, one at a time, is sent at once and arrives within ~250 ms of its webhook.
 STREAM_GATHER_SECONDS = 0.25
 STREAMING_SECONDS = 1.0
-# lane -> (when it last sent, in this process; how many that batch held; how many a call can carry)
-_last_sent: dict[str, tuple[float, int, int]] = {}
+# While a full call's worth of events still waits to be planned (a backlog, an initial load), a batch
+# waits up to this long for the planner to fill it: a Vault's burst limit counts calls, not records, and
+# the planner fills the partitions of a connection side by side, a few hundred events at a time.
+BACKLOG_GATHER_SECONDS = 1.0
+# lane -> (when it last sent, in this process; how many that batch held)
+_last_sent: dict[str, tuple[float, int]] = {}
 
 
 @dataclass
@@ -62,13 +66,15 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
         async with lane_lock(resources.engine, lane) as held:
             if not held:
                 return stats  # another process drains it, and re-checks after it lets go
+            size = await _call_size(resources, lane)
             while True:
                 if await _paused(resources, lane):
                     return stats  # its work stays pending, untouched; the lane is woken when the pause ends
-                sent_at, sent, size = _last_sent.get(lane, (-STREAMING_SECONDS, 0, SALESFORCE_BATCH))
-                if time.monotonic() - sent_at < STREAMING_SECONDS:
-                    await _gather(resources, lane, size, trickle=sent <= 1)
-                if not await _one_batch(resources, lane, stats):
+                sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
+                streaming = time.monotonic() - sent_at < STREAMING_SECONDS
+                if streaming or await _planning_behind(resources, size):
+                    await _gather(resources, lane, size, trickle=streaming and sent <= 1)
+                if not await _one_batch(resources, lane, stats, size):
                     break
         # Work stored while we were letting go found the lock taken and left it to us: look once more.
         async with resources.sessionmaker() as session:
@@ -89,26 +95,39 @@ async def _paused(resources: Resources, lane: str) -> bool:
     return False
 
 
+async def _call_size(resources: Resources, lane: str) -> int:
+    async with resources.sessionmaker() as session:
+        return batch_size(lane, {c.id: c for c in await connections_repo.list_all(session)})
+
+
+async def _planning_behind(resources: Resources, size: int) -> bool:
+    async with resources.sessionmaker() as session:
+        return await inbox_repo.received_at_least(session, size)
+
+
 async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool) -> None:
     """A lane that is streaming (it just sent a batch) lets the next one fill for a moment, so a fast
     stream of events does not become one API call per event: API calls are what our users pay for. A
-    trickle (the last batch held one, and one is due) is sent at once: nothing would join it."""
+    trickle (the last batch held one, and one is due) is sent at once: nothing would join it. While the
+    planner is behind by a full call or more, the batch waits longer for it, and stops waiting as soon as
+    the planner has caught up."""
     while True:
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
+            behind = due < size and await inbox_repo.received_at_least(session, size)
         if due == 0 or due >= size or oldest is None or (trickle and due == 1):
             return
+        patience = BACKLOG_GATHER_SECONDS if behind else STREAM_GATHER_SECONDS
         waited = (utcnow() - oldest).total_seconds()
-        if waited >= STREAM_GATHER_SECONDS:
+        if waited >= patience:
             return
-        await asyncio.sleep(min(0.05, STREAM_GATHER_SECONDS - waited))
+        await asyncio.sleep(min(0.05, patience - waited))
 
 
-async def _one_batch(resources: Resources, lane: str, stats: DrainStats) -> bool:
+async def _one_batch(resources: Resources, lane: str, stats: DrainStats, size: int) -> bool:
     owner = resources.worker_id
     async with resources.sessionmaker() as session, session.begin():
         every = {c.id: c for c in await connections_repo.list_all(session)}
-        size = batch_size(lane, every)
         batch = await deliveries_repo.claim(
             session, lane, owner, utcnow(), resources.settings.lease_seconds, size
         )
@@ -131,7 +150,7 @@ async def _one_batch(resources: Resources, lane: str, stats: DrainStats) -> bool
             if d.id
         }
     await _record(resources, batch, outcomes, settings.retry_horizon_seconds)
-    _last_sent[lane] = (time.monotonic(), len(batch), size)
+    _last_sent[lane] = (time.monotonic(), len(batch))
     stats.batches += 1
     stats.deliveries += len(batch)
     return True
