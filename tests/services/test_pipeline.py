@@ -77,6 +77,17 @@ async def plan_and_drain(resources: Resources) -> set[str]:
     return lanes
 
 
+async def stored_activities(resources: Resources, world: World, engine: AsyncEngine, n: int) -> None:
+    """`n` activities of one person, with an account in the (first) org, stored as the vault's events."""
+    org = world.orgs[0]
+    await world.connect(engine, org, sync_studies_and_sites=False)
+    person_id = person(world.vault, "HCP-2")
+    account(org, "HCP-2")
+    study_id = study(world.vault)
+    records = [activity(world.vault, person_id, study_id, subject__v=f"visit {i}") for i in range(n)]
+    await store(resources, *(changed(r) for r in records))
+
+
 async def statuses(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         rows = await conn.execute(text("SELECT status FROM deliveries ORDER BY id"))
@@ -114,12 +125,7 @@ async def test_records_spread_over_the_partitions_and_each_partition_sends_one_c
     resources: Resources, world: World, clean_db: AsyncEngine
 ) -> None:
     org = world.orgs[0]
-    await world.connect(clean_db, org, sync_studies_and_sites=False)
-    person_id = person(world.vault, "HCP-2")
-    account(org, "HCP-2")
-    study_id = study(world.vault)
-    records = [activity(world.vault, person_id, study_id, subject__v=f"visit {n}") for n in range(40)]
-    await store(resources, *(changed(r) for r in records))
+    await stored_activities(resources, world, clean_db, 40)
     lanes = await plan_and_drain(resources)
     partitions = {Lane.parse(lane).partition for lane in lanes}
     assert len(partitions) == PARTITIONS  # 40 records: every partition gets some
@@ -189,12 +195,7 @@ async def test_a_lane_waits_for_a_planner_that_is_behind_and_sends_one_full_call
     the planner has caught up."""
     monkeypatch.setattr(engine, "BACKLOG_GATHER_SECONDS", 30.0)  # only catching up may end the wait
     org = world.orgs[0]
-    await world.connect(clean_db, org, sync_studies_and_sites=False)
-    person_id = person(world.vault, "HCP-5")
-    account(org, "HCP-5")
-    study_id = study(world.vault)
-    records = [activity(world.vault, person_id, study_id, subject__v=f"visit {n}") for n in range(400)]
-    await store(resources, *(changed(r) for r in records))
+    await stored_activities(resources, world, clean_db, 400)
     async with resources.sessionmaker() as session, session.begin():
         first = await planning.plan_pending(session, limit=40, partitions=PARTITIONS)  # 360 still unplanned
     lane = sorted(first.lanes)[0]
