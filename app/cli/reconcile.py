@@ -200,19 +200,46 @@ def _summary(run_: dict[str, Any], as_json: bool, *, judge: bool = True) -> None
 
 @app.command("resync")
 def resync(
-    source_ids: Annotated[list[str], typer.Argument(help="the records' ids in their source system")],
     connection: Annotated[str, typer.Option(help="the connection to write them to")],
     source_object: Annotated[str, typer.Option("--object", help="e.g. crm_activity__v, Call2_vod__c")],
+    source_ids: Annotated[
+        list[str] | None, typer.Argument(help="the records' ids in their source system (or give --where)")
+    ] = None,
     system: Annotated[str, typer.Option(help="ctms or crm: where the records live")] = "ctms",
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="field=value: every record whose field has this value (repeat to AND them), e.g. "
+            "--where study__v=V0S000000001001; true and false are booleans"
+        ),
+    ] = None,
     as_json: JsonOption = False,
     api_url: ApiUrlOption = DEFAULT_API_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Force a re-sync of these records to one connection, drift or not (the content hash is ignored)."""
-    body = {"connection_id": connection, "source_system": system, "source_object": source_object}
+    """Force a re-sync of records to one connection, drift or not (the content hash is ignored): the ids
+    given, or every record the source finds for --where."""
+    if bool(source_ids) == bool(where):
+        raise typer.BadParameter("give record ids or --where, not both")
+    body: dict[str, Any] = {
+        "connection_id": connection,
+        "source_system": system,
+        "source_object": source_object,
+    }
+    if where:
+        body["where"] = dict(_condition(item) for item in where)
+    else:
+        body["source_ids"] = source_ids
     with ApiClient(api_url, api_key) as api:
-        answer = api.call("POST", "/api/v1/resync", json_body={**body, "source_ids": source_ids})
+        answer = api.call("POST", "/api/v1/resync", json_body=body)
     if as_json:
         show(answer)
     else:
         out.print(f"{answer['events']} record(s) queued for a forced re-sync to {connection}")
+
+
+def _condition(item: str) -> tuple[str, str | bool]:
+    field, sep, value = item.partition("=")
+    if not sep or not field:
+        raise typer.BadParameter(f"--where takes field=value, not {item!r}")
+    return field.strip(), {"true": True, "false": False}.get(value, value)

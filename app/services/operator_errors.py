@@ -31,5 +31,9 @@ class Invalid(OperatorError):
     """The request is well-formed but its values are wrong; ``problems`` name each bad key."""
 
 
+class Unavailable(OperatorError):
+    """A system the action must ask (the CTMS, a CRM org) cannot be reached now: worth trying again."""
+
+
 class Unauthenticated(OperatorError):
     """No API key, or one the bridge does not accept (unknown or revoked)."""

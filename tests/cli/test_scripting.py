@@ -168,3 +168,19 @@ def test_refused_values_are_named_by_the_flags_that_set_them(api: str, tmp_path:
     horizon = run(api, tmp_path, "settings", "set", "--retry-horizon-seconds", "5")
     assert horizon.returncode == 1
     assert any(line.startswith("  --retry-horizon-seconds: ") for line in horizon.stderr.splitlines())
+
+
+async def test_a_resync_takes_ids_or_a_filter_and_says_which_is_missing(api: str, tmp_path: Path) -> None:
+    base = ["reconcile", "resync", "--connection", "conn_nope", "--object", "crm_activity__v"]
+    neither = run(api, tmp_path, *base)
+    assert neither.returncode != 0
+    assert "record ids or --where" in neither.stderr
+    both = run(api, tmp_path, *base, "V6A1", "--where", "study__v=V0S1")
+    assert both.returncode != 0
+    assert "record ids or --where" in both.stderr
+    malformed = run(api, tmp_path, *base, "--where", "study__v")
+    assert malformed.returncode != 0
+    assert "field=value" in malformed.stderr
+    # a well-formed filter reaches the API, which names the unknown connection
+    sent = run(api, tmp_path, *base, "--where", "study__v=V0S1", "--where", "complete__v=true")
+    assert "CONNECTION_NOT_FOUND" in only_error_line(sent)

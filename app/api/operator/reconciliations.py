@@ -25,7 +25,7 @@ from app.logging import get_logger
 from app.repositories import reconciliations
 from app.services import wakeups
 from app.services.operator_errors import NotFound
-from app.services.reconciliation.repair import repair, resync
+from app.services.reconciliation.repair import repair, resync, resync_where
 from app.services.reconciliation.run import JOB, request_run
 from app.worker.queue import QueueUnavailable
 
@@ -147,20 +147,33 @@ async def repair_drifts(
     description=(
         "Each record's link forgets what the bridge last wrote, and a thin event makes delivery read the "
         "source's current version and write it, whether or not a reconciliation found it drifted. CTMS "
-        "records, or CRM calls sent to Vault Clinical (read back from the org by id)."
+        "records, or CRM calls sent to Vault Clinical (read back from the org by id). Name the records by "
+        "`source_ids`, or by `where`: every record whose fields equal the values given (e.g. every activity "
+        "of one study), as the source system answers now, counted first and refused beyond 10,000."
     ),
     responses=errors(404, 409, 422, not_found=("CONNECTION_NOT_FOUND", "no connection with id conn_1")),
 )
 async def resync_records(body: ResyncIn, resources: ResourcesDep, caller: CallerDep) -> ResyncOut:
     async with transaction(resources) as session:
-        events = await resync(
-            session,
-            caller.actor,
-            connection_id=body.connection_id,
-            source_system=body.source_system,
-            source_object=body.source_object,
-            source_ids=body.source_ids,
-        )
+        if body.where is not None:
+            events = await resync_where(
+                session,
+                resources.clients,
+                caller.actor,
+                connection_id=body.connection_id,
+                source_system=body.source_system,
+                source_object=body.source_object,
+                where=dict(body.where),
+            )
+        else:
+            events = await resync(
+                session,
+                caller.actor,
+                connection_id=body.connection_id,
+                source_system=body.source_system,
+                source_object=body.source_object,
+                source_ids=body.source_ids or [],
+            )
     try:
         await wakeups.wake_planner(resources.queue)
     except QueueUnavailable:  # stored: the sweep finds them

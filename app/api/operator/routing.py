@@ -11,7 +11,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.api.problems import Problem, problem_responses
 from app.logging import get_logger
-from app.services.operator_errors import Conflict, Invalid, NotFound, OperatorError, Unauthenticated
+from app.services.operator_errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    OperatorError,
+    Unauthenticated,
+    Unavailable,
+)
 
 log = get_logger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError, OSError, TimeoutError)
@@ -23,6 +30,7 @@ _STATUS: tuple[tuple[type[OperatorError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (Invalid, 422),
+    (Unavailable, 503),
 )
 
 

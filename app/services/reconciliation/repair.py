@@ -24,6 +24,7 @@ from app.repositories import reconciliations as repo
 from app.repositories.inbox_store import NewEvent
 from app.services import audit
 from app.services.operator_errors import Conflict, NotFound
+from app.services.reconciliation.selection import Value, ids_matching
 from app.services.transfer.feed import feed_many, inbox_event
 
 RESEND = ("missing_in_target", "changed_in_target", "changed_in_source")
@@ -216,14 +217,12 @@ async def resync(
     source_system: str,
     source_object: str,
     source_ids: list[str],
+    where: dict[str, Value] | None = None,
 ) -> int:
     """A forced re-sync of these records to one connection, drift or not: their links forget the content
-    hash and each gets a thin event, so delivery writes the source's current version. Events stored."""
-    conn = await connections_repo.get(session, connection_id)
-    if conn is None:
-        raise NotFound("CONNECTION_NOT_FOUND", f"no connection with id {connection_id}")
-    if not conn.active:
-        raise Conflict("CONNECTION_INACTIVE", f"connection {connection_id} is not active")
+    hash and each gets a thin event, so delivery writes the source's current version. Events stored.
+    `where` says how the ids were chosen, for the audit trail."""
+    await _active_connection(session, connection_id)
     ids = list(dict.fromkeys(source_ids))
     await repo.forget_content(session, connection_id, source_system, [(source_object, i) for i in ids])
     now = utcnow()
@@ -240,9 +239,48 @@ async def resync(
         action="records.resync",
         resource_type="connection",
         resource_id=connection_id,
-        after={"source_system": source_system, "source_object": source_object, "records": len(ids)},
+        after={
+            "source_system": source_system,
+            "source_object": source_object,
+            "records": len(ids),
+            **({"where": where} if where is not None else {}),
+        },
     )
     return len(events)
+
+
+async def resync_where(
+    session: AsyncSession,
+    clients: Any,
+    actor: str,
+    *,
+    connection_id: str,
+    source_system: str,
+    source_object: str,
+    where: dict[str, Value],
+) -> int:
+    """A forced re-sync of every record of the source that matches `where` (each field equals its value),
+    as the source system answers now: linked or never written alike."""
+    conn = await _active_connection(session, connection_id)
+    ids = await ids_matching(clients, conn, source_system, source_object, where)
+    return await resync(
+        session,
+        actor,
+        connection_id=connection_id,
+        source_system=source_system,
+        source_object=source_object,
+        source_ids=ids,
+        where=where,
+    )
+
+
+async def _active_connection(session: AsyncSession, connection_id: str) -> Connection:
+    conn = await connections_repo.get(session, connection_id)
+    if conn is None:
+        raise NotFound("CONNECTION_NOT_FOUND", f"no connection with id {connection_id}")
+    if not conn.active:
+        raise Conflict("CONNECTION_INACTIVE", f"connection {connection_id} is not active")
+    return conn
 
 
 def _deleted_event(run_id: int, drift: Drift, now: datetime) -> NewEvent:

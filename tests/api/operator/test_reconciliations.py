@@ -130,6 +130,11 @@ async def test_a_resync_names_its_records_and_refuses_what_it_cannot_do(
         {"source_ids": ["not an id"]},
         {"source_system": "erp"},
         {"source_object": "a b"},
+        {"where": {"study__v": "V0S1"}},  # ids and a filter at once
+        {"source_ids": None},  # neither
+        {"source_ids": None, "where": {}},
+        {"source_ids": None, "where": {"study__v = 'x' OR id": "y"}},  # a field name, nothing else
+        {"source_ids": None, "where": {"study__v": ["V0S1"]}},
     ):
         problem(
             await api.post("/api/v1/resync", {**body, "connection_id": connection_id, **bad}),

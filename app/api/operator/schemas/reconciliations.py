@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DriftKind = Literal[
     "missing_in_target",
@@ -69,6 +69,12 @@ class RepairOut(BaseModel):
     skipped: list[dict[str, Any]] = Field(description="drifts a re-send cannot fix, with the reason")
 
 
+FieldName = Annotated[
+    str, Field(max_length=128, pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
+]
+FieldValue = Annotated[str, Field(max_length=256)] | int | float | bool
+
+
 class ResyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,9 +83,25 @@ class ResyncIn(BaseModel):
     source_object: str = Field(
         max_length=128, pattern=r"^[A-Za-z][A-Za-z0-9_]*$", examples=["crm_activity__v"]
     )
-    source_ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]] = Field(
-        min_length=1, max_length=10_000
+    source_ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]] | None = (
+        Field(default=None, min_length=1, max_length=10_000, description="these records (or give `where`)")
     )
+    where: dict[FieldName, FieldValue] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description=(
+            "every record of the source whose fields equal these values (or give `source_ids`), as the "
+            "source answers now, at most 10,000; a field may name a parent's, e.g. study__vr.name__v"
+        ),
+        examples=[{"study__v": "V0S000000001001"}],
+    )
+
+    @model_validator(mode="after")
+    def _ids_or_filter(self) -> ResyncIn:
+        if (self.source_ids is None) == (self.where is None):
+            raise ValueError("give either source_ids or where, not both")
+        return self
 
 
 class ResyncOut(BaseModel):
