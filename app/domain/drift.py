@@ -17,7 +17,7 @@ KINDS = (
     "missing_in_target",  # the bridge wrote it; the target no longer has it
     "changed_in_target",  # someone changed fields the bridge wrote (field by field)
     "changed_in_source",  # the source changed after the bridge's last write, and nothing has delivered it
-    "deleted_in_source",  # the source is gone; the target still shows it live
+    "deleted_in_source",  # the source is gone; the target still shows it live (or its deletion mark undone)
     "in_target_without_source",  # a record carrying the bridge's external id that no source has
     "unmatched_person",  # waits for a CRM account to match its person
 )

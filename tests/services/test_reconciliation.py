@@ -37,6 +37,21 @@ async def reconcile(resources: Resources) -> tuple[Any, list[Drift]]:
         return await reconciliations.get(session, run.id), await reconciliations.drifts(session, run.id)
 
 
+async def released(resources: Resources, status: str) -> None:
+    """What the next Transfer run does with deliveries waiting in `status`: make them due, and drain them."""
+    async with resources.sessionmaker() as session, session.begin():
+        rows = await session.execute(
+            text(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = now()"
+                " WHERE status = :status RETURNING lane"
+            ),
+            {"status": status},
+        )
+        lanes = {r.lane for r in rows}
+    for lane in lanes:
+        await drain_lane(resources, lane)
+
+
 def by_kind(drifts: list[Drift]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     for d in drifts:
@@ -167,16 +182,7 @@ async def test_a_run_reports_every_hand_made_drift_and_a_repair_leaves_none(
     org.state.delete_record(INTERACTION, orphan["Id"])
     vault.user_delete("crm_activity__v", stray)
     account(org, "HCP-2")
-    async with resources.sessionmaker() as session, session.begin():  # what the next Transfer run does
-        released = await session.execute(
-            text(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = now()"
-                " WHERE status = 'unmatched' RETURNING lane"
-            )
-        )
-        lanes = {r.lane for r in released}
-    for lane in lanes:
-        await drain_lane(resources, lane)
+    await released(resources, "unmatched")
     run, drifts = await reconcile(resources)
     assert drifts == []
     assert run.counts == {}

@@ -61,6 +61,14 @@ def is_stale(delivery: Delivery, link: RecordLink | None) -> bool:
     return applied is not None and modified is not None and modified < applied
 
 
+def already_marked_deleted(link: RecordLink | None) -> bool:
+    """The target carries the bridge's deletion mark: a deletion has nothing more to write. A repair
+    (the link's content hash forgotten) writes the mark again over a hand-made undo."""
+    if link is None or not link.deleted:
+        return False
+    return link.target_id is None or link.content_hash is not None
+
+
 def tombstone(
     delivery: Delivery, *, source_system: str, connection_id: str, target_object: str
 ) -> dict[str, Any]:
@@ -163,10 +171,12 @@ def link_maker(
     marks_deletion: bool = False,
 ) -> Callable[[str | None], dict[str, Any]]:
     """The link to save once the write succeeds (its target id is known only then). A deletion mark or an
-    inactivation keeps the last content and hash, so later comparisons still match the target's record."""
+    inactivation keeps the last content with the mark written over it, so later comparisons match the
+    target's record, mark included; it keeps the content hash too, or (after a repair forgot it) takes
+    the mark's, so the next deletion knows the mark is there."""
 
     def make(target_id: str | None) -> dict[str, Any]:
-        return link_values(
+        values = link_values(
             d,
             source_system=source_system,
             connection_id=connection_id,
@@ -174,8 +184,11 @@ def link_maker(
             target_id=target_id or (prior.target_id if prior else None),
             upsert=None if marks_deletion else upsert,
             deleted=marks_deletion,
-            last_fields=dict(prior.last_fields) if marks_deletion and prior else None,
+            last_fields={**(prior.last_fields if prior else {}), **upsert.fields} if marks_deletion else None,
         )
+        if marks_deletion and (prior is None or prior.content_hash is None):
+            values["content_hash"] = upsert.content_hash()
+        return values
 
     return make
 

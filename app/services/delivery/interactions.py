@@ -13,6 +13,7 @@ from app.domain.upsert import TargetUpsert
 from app.models import Delivery, Operation
 from app.repositories import links as links_repo
 from app.services.delivery.common import (
+    already_marked_deleted,
     is_stale,
     keeping_decided,
     link_maker,
@@ -65,7 +66,7 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
                         target_object=names.interaction.object,
                     ),
                 )
-            elif link.deleted:
+            elif already_marked_deleted(link):
                 outcomes[d.id] = Outcome.unchanged("already marked Deleted")
             else:
                 subject = link.last_fields.get(names.interaction.fields.subject)

@@ -18,6 +18,7 @@ from app.domain.upsert import TargetUpsert
 from app.models import Connection, Delivery, Operation, RecordLink
 from app.repositories import links as links_repo
 from app.services.delivery.common import (
+    already_marked_deleted,
     is_stale,
     newest_per_record,
     send_all,
@@ -116,7 +117,7 @@ async def _plan_connection(
                         target_object=ctms_names.activity.object,
                     ),
                 )
-            elif link.deleted:
+            elif already_marked_deleted(link):
                 outcomes[d.id] = Outcome.unchanged("already inactive")
             else:
                 to_write.append((d.id, medical_activity_inactivation(conn.id, d.source_id, ctms_names)))

@@ -21,6 +21,7 @@ from app.domain.upsert import TargetUpsert
 from app.models import Connection, Delivery, Operation, RecordLink
 from app.repositories import links as links_repo
 from app.services.delivery.common import (
+    already_marked_deleted,
     is_stale,
     keeping_decided,
     link_values,
@@ -258,7 +259,7 @@ async def handle_studies_or_sites(work: LaneWork, outcomes: dict[int, Outcome]) 
                 if d.operation == Operation.DELETE_STUDY
                 else site_deletion(d.source_id, names)
             )
-            if link is not None and link.deleted:
+            if already_marked_deleted(link):
                 outcomes[d.id] = Outcome.unchanged("already marked Deleted in Vault Clinical")
             elif link is None and not await exists_in_crm(gateway, deletion):
                 outcomes[d.id] = Outcome.unchanged(

@@ -94,6 +94,8 @@ async def repair(
                     "writes": "the deletion, as the source system sends it",
                 }
             )
+            # a mark the bridge made and someone undid is written again, not taken as already there
+            forget[(conn.id, drift.source_system)].append((drift.source_object, drift.source_id))
             events.append(_deleted_event(run_id, drift, now))
     plan.events = len(events)
     if dry_run or not plan.actions:  # nothing changes: nothing to audit

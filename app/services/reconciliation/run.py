@@ -424,7 +424,12 @@ async def _compare(
                 )
             )
 
-        if link.deleted:  # marked deleted (or inactivated) by the bridge: the source is meant to be gone
+        if link.deleted:  # marked deleted (or inactivated) by the bridge: the mark must still be there
+            if state is GONE and isinstance(target, dict):
+                marked = {k: v for k, v in link.last_fields.items() if _plain(k)}
+                restored = field_drifts(marked, target)
+                if restored:  # undone by hand (reactivated, the subject's "Deleted" removed)
+                    drift("deleted_in_source", restored)
             continue
         if state is GONE:
             if isinstance(target, dict):  # gone on both sides agrees; live in the target does not
