@@ -746,6 +746,7 @@ def ratio_rows(drains: list[Drain], raw_rate: float) -> list[list[object]]:
         ("workers2", "workers1", "records/s"),
         ("latency", "workers1", "records/s"),
         ("latency_one_call", "latency", "records/s"),
+        ("latency_eight", "latency", "records/s"),
     ]
     for a, b, what in pairs:
         if a in by and b in by:
@@ -791,6 +792,8 @@ def issue_rows(drains: list[Drain], light: Latency | None) -> list[list[object]]
         )
     if one := by.get("latency_one_call"):
         rows.append(["2. the same, one call in flight (comparison)", round(one.rate), "", ""])
+    if eight := by.get("latency_eight"):
+        rows.append(["2. the same, eight calls in flight (comparison)", round(eight.rate), "", ""])
     if "workers2" in by and "workers1" in by:
         rows.append(
             ["3. 2 workers / 1 worker (records/s)", ratio(by["workers2"].rate, by["workers1"].rate), "", ""]
@@ -873,7 +876,11 @@ def specs(args: argparse.Namespace) -> list[Spec]:
     out = [Spec(f"workers{w}", args.events, workers=w) for w in workers]
     if args.latency_ms:
         slow = Spec("latency", args.events, latency_ms=args.latency_ms)
-        out += [slow, replace(slow, key="latency_one_call", variant="one_call_in_flight")]
+        out += [
+            slow,
+            replace(slow, key="latency_one_call", variant="one_call_in_flight"),
+            replace(slow, key="latency_eight", variant="eight_in_flight"),
+        ]
     if args.fanout:
         out += [
             Spec("fanout1", args.fanout_events),

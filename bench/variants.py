@@ -12,6 +12,8 @@ Of `bridge worker` (`python -m bench.variants worker NAME`, `bench.delivery --va
 
 - ``one_call_in_flight``: `BRIDGE_CONNECTION_CONCURRENCY=1`, one lane partition per connection and object,
   so at most one call in flight per target, as before lanes were partitioned.
+- ``eight_in_flight``: `BRIDGE_CONNECTION_CONCURRENCY=8`, twice the default partitions, so up to eight
+  calls in flight per target: what a higher per-connection limit is worth when calls are slow.
 - ``asyncio_loop``: the worker on asyncio's own event loop instead of uvloop.
 """
 
@@ -38,6 +40,10 @@ def one_call_in_flight() -> None:
     os.environ["BRIDGE_CONNECTION_CONCURRENCY"] = "1"
 
 
+def eight_in_flight() -> None:
+    os.environ["BRIDGE_CONNECTION_CONCURRENCY"] = "8"
+
+
 def asyncio_loop() -> None:
     import asyncio
 
@@ -48,6 +54,7 @@ def asyncio_loop() -> None:
 
 WORKER_VARIANTS: dict[str, Callable[[], None]] = {
     "one_call_in_flight": one_call_in_flight,
+    "eight_in_flight": eight_in_flight,
     "asyncio_loop": asyncio_loop,
 }
 
