@@ -158,9 +158,15 @@ def repair(
             f"  {action['action']}: {action['connection_id']} {action['source_object']} {action['source_id']}"
         )
         out.print(f"{line} ({action['kind']})", highlight=False)
+        for first in action.get("first_writes") or []:
+            writes = ", ".join(f"{k}={v!r}" for k, v in sorted(first["fields"].items()))
+            out.print(f"      first writes {first['object']}: {writes}", highlight=False)
         if action.get("fields"):
             writes = ", ".join(f"{k}={v!r}" for k, v in sorted(action["fields"].items()))
             out.print(f"      writes {writes}", highlight=False)
+        elif action.get("would_be") and action["would_be"] != "delivered":
+            why = f" {action['code']}: {action['message']}" if action.get("code") else ""
+            out.print(f"      would be {action['would_be']}{why}", highlight=False)
     for skipped in answer["skipped"]:
         out.print(f"  [yellow]skipped[/] {skipped['source_id']} ({skipped['kind']}): {skipped['reason']}")
     if answer["dry_run"] and answer["actions"]:

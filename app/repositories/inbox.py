@@ -42,6 +42,13 @@ async def claim_received(session: AsyncSession, limit: int) -> list[InboxEvent]:
     return list((await session.execute(stmt)).scalars())
 
 
+async def get_many(session: AsyncSession, ids: list[int]) -> list[InboxEvent]:
+    if not ids:
+        return []
+    stmt = select(InboxEvent).where(col(InboxEvent.id).in_(ids)).order_by(col(InboxEvent.id))
+    return list((await session.execute(stmt)).scalars())
+
+
 async def received_at_least(session: AsyncSession, n: int) -> bool:
     """Whether at least `n` events wait to be planned (counts no further than `n`, on the status index)."""
     waiting = select(col(InboxEvent.id)).where(col(InboxEvent.status) == EventStatus.RECEIVED).limit(n)

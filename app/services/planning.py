@@ -211,7 +211,11 @@ async def plan_pending(session: AsyncSession, limit: int = 500, partitions: int 
     delivery, one DELETE of stale account matches, one UPDATE per resulting event status. Only when the
     batch statement fails is it redone event by event, so one bad event still cannot block the rest.
     The caller commits, then wakes the lanes."""
-    events = await inbox.claim_received(session, limit)
+    return await plan_events(session, await inbox.claim_received(session, limit), partitions)
+
+
+async def plan_events(session: AsyncSession, events: list[InboxEvent], partitions: int = 1) -> PlanResult:
+    """Plan these events (claimed by the caller, or made for a dry run that rolls back)."""
     result = PlanResult(events=len(events))
     if not events:
         return result

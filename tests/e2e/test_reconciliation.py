@@ -96,6 +96,10 @@ async def test_reconcile_and_repair_through_the_api_with_real_workers(
                 await client.post(f"/api/v1/reconciliations/{run['id']}/repair", headers=AUTH, json={})
             ).json()
             assert (dry["dry_run"], dry["events"]) == (True, 5)
+            writes = {a["source_id"]: a["fields"] for a in dry["actions"] if a["action"] == "resend"}
+            assert writes[acts[2]]["Subject_vod__c"] == "edited in the CTMS"  # read now, mapped, not sent
+            assert writes[added]["Subject_vod__c"] == "added in the CTMS"  # never written: the same
+            assert writes[acts[0]]["Subject_vod__c"] != "edited in the CRM"  # the last write, again
             dry_kept = {r["Vault_Activity_ID_vod__c"]: r for r in interactions(org)}
             assert dry_kept[acts[0]]["Subject_vod__c"] == "edited in the CRM"  # a dry run stores nothing
             done = await client.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Annotated
 
@@ -25,6 +26,7 @@ from app.logging import get_logger
 from app.repositories import reconciliations
 from app.services import wakeups
 from app.services.operator_errors import NotFound
+from app.services.reconciliation.preview import preview_resends
 from app.services.reconciliation.repair import repair, resync, resync_where
 from app.services.reconciliation.run import JOB, request_run
 from app.worker.queue import QueueUnavailable
@@ -113,7 +115,10 @@ async def list_drifts(
     summary="Re-send what drifted (a dry run unless dry_run is false)",
     description=(
         "Missing, changed in the target or changed in the source: the record is re-sent as its source has it "
-        "now, ignoring the content hash (a forced re-sync). Deleted in the source: the deletion is sent as the "
+        "now, ignoring the content hash (a forced re-sync). A dry run shows each re-send's `fields`: the "
+        "bridge's last write where the source has not changed since, else the source read now and mapped by "
+        "delivery's own rules, with `would_be` (what delivery would decide) and `first_writes` (parents "
+        "created first); nothing is sent or stored. Deleted in the source: the deletion is sent as the "
         "source system would. Drifts a re-send cannot fix are listed under `skipped` with the reason. "
         "Filter by `kinds`, `source_ids` (one record or many) and `connection_id`; a drift is repaired once."
     ),
@@ -131,6 +136,7 @@ async def repair_drifts(
             kinds=list(body.kinds) if body.kinds else None,
             source_ids=body.source_ids,
             connection_id=body.connection_id,
+            preview=functools.partial(preview_resends, resources) if body.dry_run else None,
         )
     if not body.dry_run and plan.events:
         try:

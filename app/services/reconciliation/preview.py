@@ -1,0 +1,204 @@
+"""What a repair would write, exactly, for the records whose write cannot be known from the last one (their
+source changed since the bridge wrote them, or was never written): the repair's own events are planned
+and handed to the lanes' handlers as a worker would, with every write captured instead of sent, inside
+one database transaction that is rolled back. The reads (source records, accounts, parents) are real;
+nothing changes anywhere, in the bridge's database or in any system."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+
+from app.clients.results import CallFact, RecordResult, WriteResult
+from app.context import Resources
+from app.domain.lanes import Lane, LaneKind
+from app.models import Delivery, Drift, utcnow
+from app.repositories import connections as connections_repo
+from app.repositories import inbox as inbox_repo
+from app.repositories import links as links_repo
+from app.repositories import reconciliations as repo
+from app.services import planning
+from app.services.delivery.handlers import handler_for
+from app.services.delivery.work import LaneWork
+from app.services.reconciliation.repair import resend_event
+from app.services.transfer.feed import feed_many
+
+
+@dataclass
+class Write:
+    target: str
+    object: str
+    id_field: str
+    fields: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return str(self.fields.get(self.id_field, ""))
+
+    def shown(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "object": self.object,
+            "id_field": self.id_field,
+            "fields": self.fields,
+        }
+
+
+@dataclass
+class Preview:
+    """Per drift: what delivery would decide, and the writes it would make (parents created first too)."""
+
+    status: str
+    code: str | None = None
+    message: str | None = None
+    fields: dict[str, Any] | None = None  # the drift's own record, as it would be written
+    first: list[dict[str, Any]] = field(default_factory=list)  # parents written before it
+
+    def shown(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"would_be": self.status, "fields": self.fields}
+        if self.code:
+            out |= {"code": self.code, "message": self.message}
+        if self.first:
+            out["first_writes"] = self.first
+        return out
+
+
+# as a worker drains them: a study or site re-sent is written (and linked) before the activities citing it
+_PARENTS_FIRST = [LaneKind.STUDY, LaneKind.SITE, LaneKind.INTERACTION, LaneKind.MEDICAL, LaneKind.AUTOMATION]
+
+
+def placeholder(object_name: str, key: str) -> str:
+    """The id a captured write answers with: a record created by the dry run has none yet."""
+    return f"(dry run: {object_name} {key})"
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.writes: list[Write] = []
+
+    def answer(
+        self, target: str, object_name: str, id_field: str, records: list[dict[str, Any]]
+    ) -> WriteResult:
+        for record in records:
+            self.writes.append(Write(target, object_name, id_field, dict(record)))
+        results = [
+            RecordResult(ok=True, id=placeholder(object_name, str(r.get(id_field, "")))) for r in records
+        ]
+        return WriteResult(results, CallFact(target, "dry run (not sent)", None, 0))
+
+
+class _DryClients:
+    """The real clients, each copied with its writes captured; reads go to the real systems."""
+
+    def __init__(self, real: Any, capture: _Capture) -> None:
+        self._real, self._capture = real, capture
+        self._crm: dict[str, Any] = {}
+        self._ctms: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def ctms(self) -> Any:
+        if self._ctms is None:
+            client = copy.copy(self._real.ctms())
+            capture = self._capture
+
+            async def upsert(object_name: str, records: list[dict[str, Any]], id_param: str) -> WriteResult:
+                return capture.answer(client.target, object_name, id_param, records)
+
+            async def update(object_name: str, records: list[dict[str, Any]]) -> WriteResult:
+                return capture.answer(client.target, object_name, "id", records)
+
+            client.upsert, client.update = upsert, update
+            self._ctms = client
+        return self._ctms
+
+    def crm(self, connection: Any) -> Any:
+        if connection.id not in self._crm:
+            gateway = copy.copy(self._real.crm(connection))
+            capture = self._capture
+
+            async def upsert(object_name: str, id_field: str, records: list[dict[str, Any]]) -> WriteResult:
+                return capture.answer(gateway.target, object_name, id_field, records)
+
+            gateway.upsert = upsert
+            self._crm[connection.id] = gateway
+        return self._crm[connection.id]
+
+
+async def preview_resends(resources: Resources, drifts: list[Drift]) -> dict[int, dict[str, Any]]:
+    """Per drift id: the delivery its re-send would make, decided by the lane's own handler, not sent:
+    what delivery would decide (`would_be`, and `code`/`message` when it is not a write), the fields of the
+    record as written, and the parents written first."""
+    if not drifts:
+        return {}
+    async with resources.engine.connect() as conn:
+        outer = await conn.begin()
+        try:
+            sessions = async_sessionmaker(
+                bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+            dry = replace(resources, sessionmaker=sessions)
+            previews = await _preview(dry, drifts)
+        finally:
+            await outer.rollback()
+    return {drift_id: p.shown() for drift_id, p in previews.items()}
+
+
+async def _preview(resources: Resources, drifts: list[Drift]) -> dict[int, Preview]:
+    stamp, now = uuid.uuid4().hex[:12], utcnow()
+    async with resources.sessionmaker() as session, session.begin():
+        forget: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        for drift in drifts:
+            forget[(drift.connection_id, drift.source_system)].append((drift.source_object, drift.source_id))
+        for (conn_id, system), pairs in forget.items():
+            await repo.forget_content(session, conn_id, system, pairs)
+        stored = await feed_many(session, [resend_event(f"preview:{stamp}:{x.id}", x, now) for x in drifts])
+        drift_of_event = {event_id: x for (event_id, _), x in zip(stored, drifts, strict=True)}
+        events = await inbox_repo.get_many(session, list(drift_of_event))
+        await planning.plan_events(session, events, resources.settings.connection_concurrency)
+        rows = await session.execute(select(Delivery).where(col(Delivery.event_id).in_(list(drift_of_event))))
+        deliveries = [
+            d
+            for d in rows.scalars()
+            if d.event_id is not None and d.connection_id == drift_of_event[d.event_id].connection_id
+        ]
+        connections = {c.id: c for c in await connections_repo.list_all(session)}
+        settings = await connections_repo.global_settings(session)
+    by_event = {int(e.id or 0): e for e in events}
+    by_lane: dict[str, list[Delivery]] = defaultdict(list)
+    for d in deliveries:
+        by_lane[d.lane].append(d)
+    previews: dict[int, Preview] = {}
+    for lane in sorted(by_lane, key=lambda key: _PARENTS_FIRST.index(Lane.parse(key).kind)):
+        batch = by_lane[lane]
+        capture = _Capture()
+        clients = _DryClients(resources.clients, capture)
+        work = LaneWork(resources, clients, lane, batch, by_event, connections, settings)  # type: ignore[arg-type]
+        outcomes = await handler_for(lane)(work)
+        async with resources.sessionmaker() as session, session.begin():  # as the engine records them
+            await links_repo.save_many(session, [o.link for o in outcomes.values() if o.link is not None])
+        for d in batch:
+            drift = drift_of_event[int(d.event_id or 0)]
+            outcome = outcomes.get(int(d.id or 0))
+            previews[int(drift.id or 0)] = _shown(drift, d, outcome, capture.writes)
+    return previews
+
+
+def _shown(drift: Drift, delivery: Delivery, outcome: Any, writes: list[Write]) -> Preview:
+    if outcome is None:
+        return Preview("not_handled")
+    own_keys = {drift.source_id, f"{drift.connection_id}:{drift.source_id}"}
+    own = [w for w in writes if w.key in own_keys]
+    if not own:
+        return Preview(str(outcome.status), outcome.error_code, outcome.error)
+    mine = own[-1]
+    refs = {str(v) for v in mine.fields.values()}
+    first = [w.shown() for w in writes if w.key not in own_keys and placeholder(w.object, w.key) in refs]
+    return Preview(str(outcome.status), outcome.error_code, outcome.error, mine.fields, first)
