@@ -182,6 +182,28 @@ async def in_transit(session: AsyncSession, connection_id: str) -> set[str]:
     return {str(i) for i in (await session.execute(stmt)).scalars()}
 
 
+async def links_by_object(
+    session: AsyncSession, connection_id: str, source_system: str, source_object: str
+) -> dict[str, RecordLink]:
+    """Every link of one source object to one connection (or to the CTMS itself), by source id."""
+    stmt = select(RecordLink).where(
+        col(RecordLink.connection_id) == connection_id,
+        col(RecordLink.source_system) == source_system,
+        col(RecordLink.source_object) == source_object,
+    )
+    return {link.source_id: link for link in (await session.execute(stmt)).scalars()}
+
+
+async def in_transit_in_ctms(session: AsyncSession, source_object: str) -> set[str]:
+    """Source ids of one object with a delivery into the CTMS itself not finished yet (F8 at work)."""
+    stmt = select(Delivery.source_id).where(
+        col(Delivery.connection_id).is_(None),
+        col(Delivery.source_object) == source_object,
+        col(Delivery.status).in_(list(OPEN_STATUSES)),
+    )
+    return {str(i) for i in (await session.execute(stmt)).scalars()}
+
+
 async def unmatched(session: AsyncSession, connection_id: str) -> list[tuple[str, str, str | None]]:
     """(source object, source id, target object) of deliveries waiting for a person to match."""
     stmt = (

@@ -24,6 +24,7 @@ from app.repositories import inbox as inbox_repo
 from app.repositories import links as links_repo
 from app.repositories import reconciliations as repo
 from app.services import planning
+from app.services.delivery.automation import CTMS_LINKS
 from app.services.delivery.handlers import handler_for
 from app.services.delivery.work import LaneWork
 from app.services.reconciliation.repair import resend_event
@@ -59,6 +60,7 @@ class Preview:
     message: str | None = None
     fields: dict[str, Any] | None = None  # the drift's own record, as it would be written
     first: list[dict[str, Any]] = field(default_factory=list)  # parents written before it
+    then: list[dict[str, Any]] = field(default_factory=list)  # written after it, for the same source
 
     def shown(self) -> dict[str, Any]:
         out: dict[str, Any] = {"would_be": self.status, "fields": self.fields}
@@ -66,6 +68,8 @@ class Preview:
             out |= {"code": self.code, "message": self.message}
         if self.first:
             out["first_writes"] = self.first
+        if self.then:
+            out["then_writes"] = self.then
         return out
 
 
@@ -167,7 +171,8 @@ async def _preview(resources: Resources, drifts: list[Drift]) -> dict[int, Previ
         deliveries = [
             d
             for d in rows.scalars()
-            if d.event_id is not None and d.connection_id == drift_of_event[d.event_id].connection_id
+            if d.event_id is not None
+            and (d.connection_id or CTMS_LINKS) == drift_of_event[d.event_id].connection_id
         ]
         connections = {c.id: c for c in await connections_repo.list_all(session)}
         settings = await connections_repo.global_settings(session)
@@ -198,7 +203,8 @@ def _shown(drift: Drift, delivery: Delivery, outcome: Any, writes: list[Write]) 
     own = [w for w in writes if w.key in own_keys]
     if not own:
         return Preview(str(outcome.status), outcome.error_code, outcome.error)
-    mine = own[-1]
+    mine = next((w for w in own if w.object == drift.target_object), own[-1])
     refs = {str(v) for v in mine.fields.values()}
     first = [w.shown() for w in writes if w.key not in own_keys and placeholder(w.object, w.key) in refs]
-    return Preview(str(outcome.status), outcome.error_code, outcome.error, mine.fields, first)
+    also = [w.shown() for w in own if w is not mine]  # F8: the source's flag cleared after its activity
+    return Preview(str(outcome.status), outcome.error_code, outcome.error, mine.fields, first, also)

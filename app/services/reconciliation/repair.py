@@ -24,6 +24,7 @@ from app.repositories import connections as connections_repo
 from app.repositories import reconciliations as repo
 from app.repositories.inbox_store import NewEvent
 from app.services import audit
+from app.services.delivery.automation import CTMS_LINKS
 from app.services.operator_errors import Conflict, NotFound
 from app.services.reconciliation.selection import Value, ids_matching
 from app.services.transfer.feed import feed_many, inbox_event
@@ -73,12 +74,10 @@ async def repair(
     now = utcnow()
     for drift in drifts:
         described = _describe(drift)
-        conn = connections.get(drift.connection_id)
-        reason = _why_not(drift, conn)
+        reason = _why_not(drift, drift.connection_id in connections or drift.connection_id == CTMS_LINKS)
         if reason:
             plan.skipped.append({**described, "reason": reason})
             continue
-        assert conn is not None
         if drift.kind in RESEND:
             fields = last_written.get(drift.id or 0)
             plan.actions.append(
@@ -93,7 +92,7 @@ async def repair(
                     "fields": fields,
                 }
             )
-            forget[(conn.id, drift.source_system)].append((drift.source_object, drift.source_id))
+            forget[(drift.connection_id, drift.source_system)].append((drift.source_object, drift.source_id))
             events.append(resend_event(f"repair:{run_id}:{drift.id}", drift, now))
         else:
             plan.actions.append(
@@ -104,12 +103,12 @@ async def repair(
                 }
             )
             # a mark the bridge made and someone undid is written again, not taken as already there
-            forget[(conn.id, drift.source_system)].append((drift.source_object, drift.source_id))
+            forget[(drift.connection_id, drift.source_system)].append((drift.source_object, drift.source_id))
             events.append(_deleted_event(run_id, drift, now))
     plan.events = len(events)
     if dry_run and preview is not None:
         unknown = {int(d.id or 0): d for d in drifts if d.kind in RESEND and d.id not in last_written}
-        previews = await preview([d for d in unknown.values() if connections.get(d.connection_id)])
+        previews = await preview(list(unknown.values()))
         for action in plan.actions:
             if (shown := previews.get(int(action["drift_id"] or 0))) is not None:
                 action.update(shown, writes=_PREVIEWED)
@@ -170,12 +169,12 @@ def _describe(drift: Drift) -> dict[str, Any]:
     }
 
 
-def _why_not(drift: Drift, conn: Connection | None) -> str | None:
+def _why_not(drift: Drift, target_active: bool) -> str | None:
     if drift.kind == "in_target_without_source":
         return "no source to send: remove or re-key the target record by hand"
     if drift.kind == "unmatched_person":
         return "no account matches the person: fix the identifier; the next Transfer run retries it"
-    if conn is None:
+    if not target_active:
         return "the connection is not active"
     return None
 

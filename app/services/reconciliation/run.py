@@ -36,6 +36,7 @@ from app.repositories import connections as connections_repo
 from app.repositories import reconciliations as repo
 from app.repositories import singletons
 from app.services import audit
+from app.services.delivery.automation import CTMS_LINKS
 from app.services.liveness import Lost, kept_alive
 from app.services.names import crm_names_for, ctms_names_for
 from app.services.operator_errors import Conflict
@@ -162,7 +163,44 @@ async def _run(resources: Resources, run_id: int, tally: Tally) -> list[dict[str
             )
         except ClientError as exc:
             errors.append({"source": conn.id, "code": exc.code, "message": exc.message})
+    for source_object, flag in _automated(settings, ctms_names):
+        try:
+            await _save(
+                resources, run_id, CTMS_LINKS, await _automation(resources, ctms, source_object, flag, tally)
+            )
+        except ClientError as exc:
+            errors.append({"source": f"ctms/{source_object}", "code": exc.code, "message": exc.message})
     return errors
+
+
+def _automated(settings: Any, names: CtmsNames) -> list[tuple[str, str]]:
+    """The F8 sources switched on, each with its activity_update_required__v field."""
+    event, log = names.monitoring_event, names.communication_log
+    switched = [
+        (settings.automate_monitoring_events, event.object, event.fields.activity_update_required),
+        (settings.automate_communication_log_items, log.object, log.fields.activity_update_required),
+    ]
+    return [(obj, flag) for on, obj, flag in switched if on]
+
+
+async def _automation(
+    resources: Resources, ctms: Any, source_object: str, flag: str, tally: Tally
+) -> list[dict[str, Any]]:
+    """F8's links, from a CTMS source to the activity made for it: the activity follows its source only
+    when the source asks (its activity_update_required__v set), and the bridge clears the flag once it
+    has. A flag still set, with nothing on its way, is an update that never arrived: changed_in_source.
+    An activity edited or removed by hand is no drift: F8 leaves it to people after its creation."""
+    async with resources.sessionmaker() as session:
+        links = await repo.links_by_object(session, CTMS_LINKS, "ctms", source_object)
+        on_way = await repo.in_transit_in_ctms(session, source_object)
+    live = {i: link for i, link in links.items() if not link.deleted and i not in on_way}
+    tally.checked += len(live)
+    rows = await _read_vault(ctms, source_object, [flag], list(live), tally, "ctms")
+    return [
+        _drift("changed_in_source", "ctms", source_object, i, link.target_object, link.target_id)
+        for i, link in live.items()
+        if rows.get(i, {}).get(flag) is True
+    ]
 
 
 async def _reconcile_connection(
