@@ -15,6 +15,7 @@ from app.api.docs import DESCRIPTION, install_docs
 from app.api.middleware import BodyReadTimeoutMiddleware, NulGuardMiddleware
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
+from app.api.telemetry import NO_TELEMETRY
 from app.api.webhooks import crm as crm_webhooks
 from app.api.webhooks import ctms as ctms_webhooks
 from app.api.webhooks import outbound_messages as outbound_message_webhooks
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # install_docs serves both pages from the package, not a CDN
         redoc_url=None,
         lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     install_problem_handlers(app)
     install_openapi(app)

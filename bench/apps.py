@@ -15,6 +15,7 @@ import os
 from fastapi import FastAPI, Request, status
 
 from app.api.problems import install_problem_handlers
+from app.api.telemetry import NO_TELEMETRY
 from app.api.webhooks import receive
 from app.domain.envelopes import validate_ctms
 
@@ -23,7 +24,7 @@ MAX_BODY = 256 * 1024  # the bridge's default webhook_max_body_bytes
 
 
 def bare_app() -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(telemetry=NO_TELEMETRY)  # as the bridge's own app
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -40,7 +41,7 @@ def verify_app() -> FastAPI:
     secrets = os.environ.get("BRIDGE_CTMS_WEBHOOK_SECRETS", "").split()
     if not secrets:
         raise SystemExit("verify_app needs BRIDGE_CTMS_WEBHOOK_SECRETS")
-    app = FastAPI()
+    app = FastAPI(telemetry=NO_TELEMETRY)  # as the bridge's own app
     install_problem_handlers(app)
 
     @app.get("/healthz")

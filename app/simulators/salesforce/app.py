@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Response
 
 from app.api.docs import install_docs
+from app.api.telemetry import NO_TELEMETRY
 from app.simulators.salesforce import admin, composite, oauth, query, sobjects
 from app.simulators.salesforce.gateway import install_gateway
 from app.simulators.salesforce.guide import install_guide
@@ -20,6 +21,7 @@ def create_salesforce_app(state: SalesforceState | None = None) -> FastAPI:
         docs_url=None,  # install_docs: /_sim/docs and /_sim/redoc from the package, not a CDN
         redoc_url=None,
         openapi_url="/_sim/openapi.json",
+        telemetry=NO_TELEMETRY,
     )
     install_docs(app, prefix="/_sim")
     app.state.salesforce = org

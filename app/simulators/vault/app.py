@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.docs import install_docs
+from app.api.telemetry import NO_TELEMETRY
 from app.simulators.vault import admin, auth, certificates, query, vobjects
 from app.simulators.vault import responses as r
 from app.simulators.vault.gate import ApiGate
@@ -27,6 +28,7 @@ def create_vault_app(state: VaultState | None = None, *, flavor: Flavor | None =
         docs_url=None,  # install_docs: /_sim/docs and /_sim/redoc from the package, not a CDN
         openapi_url="/_sim/openapi.json",
         redoc_url=None,
+        telemetry=NO_TELEMETRY,
     )
     install_docs(app, prefix="/_sim")
     app.state.vault = state
