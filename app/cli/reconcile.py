@@ -167,6 +167,9 @@ def repair(
         elif action.get("would_be") and action["would_be"] != "delivered":
             why = f" {action['code']}: {action['message']}" if action.get("code") else ""
             out.print(f"      would be {action['would_be']}{why}", highlight=False)
+        for then in action.get("then_writes") or []:
+            writes = ", ".join(f"{k}={v!r}" for k, v in sorted(then["fields"].items()))
+            out.print(f"      then writes {then['object']}: {writes}", highlight=False)
     for skipped in answer["skipped"]:
         out.print(f"  [yellow]skipped[/] {skipped['source_id']} ({skipped['kind']}): {skipped['reason']}")
     if answer["dry_run"] and answer["actions"]:

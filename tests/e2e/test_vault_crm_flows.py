@@ -1,4 +1,4 @@
-"""Issue 14: every flow on a Vault CRM connection, beside a Salesforce one, with real `bridge worker`
+"""Issue 14: every flow on a Vault CRM connection, beside a Salesforce one (F8 on both: test_automation.py), with real `bridge worker`
 processes on real PostgreSQL and Redis; events pushed, or no push at all (each change found by the
 Transfer job's catch-up, a run started where the cron's would come)."""
 
@@ -34,18 +34,19 @@ class Expected:
     site: str
     site_id: str
     site_status: str
+    study_status: str
     deleted: str
 
 
 SALESFORCE = Expected(
     "Vault_Activity_ID_vod__c", "Account_vod__c", "Subject_vod__c", "Clinical_Study_vod__c",
     "Clinical_Site_vod__c", "Clinical_Study_vod__c", "Vault_Study_ID_vod__c", "Name", "Clinical_Site_vod__c",
-    "Vault_Site_ID_vod__c", "Status_vod__c", "Deleted_in_Vault_Clinical_vod",
+    "Vault_Site_ID_vod__c", "Status_vod__c", "Status_vod__c", "Deleted_in_Vault_Clinical_vod",
 )  # fmt: skip
 VAULT_CRM = Expected(
     "vault_activity_id__v", "account__v", "subject__v", "clinical_study__v", "clinical_site__v",
     "clinical_study__v", "vault_study_id__v", "name__v", "clinical_site__v", "vault_site_id__v",
-    "clinical_site_status__v", "deleted_in_vault_clinical__v",
+    "clinical_site_status__v", "clinical_study_status__v", "deleted_in_vault_clinical__v",
 )  # fmt: skip
 
 
@@ -117,6 +118,23 @@ async def test_every_flow_on_a_vault_crm_and_a_salesforce_connection_at_once(
                 )
                 assert one(row[x.interaction_site]) == str(clinical_site.get("Id", clinical_site.get("id")))
 
+            # F5/F6 again: the study and the site renamed in the CTMS are updated in both orgs, not re-created
+            vault.user_update("study__v", study_id, {"name__v": "VVT485-301 (amended)"})
+            vault.user_update("site__v", site_id, {"name__v": "Site 101 Berlin-Mitte"})
+            await transfer_run()
+            for org in world.orgs:
+                x = expected(org)
+                await eventually(
+                    lambda org=org, x=x: _now(
+                        [(r[x.study_name], len(records(org, x.site))) for r in records(org, x.study)]
+                    ),
+                    lambda rows: rows == [("VVT485-301 (amended)", 1)],
+                )
+                await eventually(
+                    lambda org=org, x=x: _now([r[x.study_name] for r in records(org, x.site)]),
+                    lambda names: names == ["Site 101 Berlin-Mitte"],
+                )
+
             # F3: a call from each org becomes a Medical Activity, keyed by connection and call
             calls = {
                 salesforce.connection_id: send_call(salesforce, accounts["salesforce"]),
@@ -129,7 +147,9 @@ async def test_every_flow_on_a_vault_crm_and_a_salesforce_connection_at_once(
             assert {status_of(m) for m in meds} == {"active__v"}
             assert all(m["from__v"] for m in meds)  # who logged each call, read from its own org
 
-            # F9: neither the Medical Activities nor the bridge's own CRM writes come back as work
+            # F9: the Medical Activities the vault announces are not sent back to a CRM (the CRM side of F9,
+            # an interaction's own change coming back, is in tests/services/test_vault_crm_defaults.py: the
+            # Vault CRM simulator announces only calls)
             await transfer_run()  # poll: a run after the writes finds them, as the bridge's own
             for med in meds:
                 await eventually(lambda med=med: _echo_not_sent(clean_db, med["id"], poll), bool)
@@ -166,6 +186,15 @@ async def test_every_flow_on_a_vault_crm_and_a_salesforce_connection_at_once(
                 x = expected(org)
                 await eventually(
                     lambda org=org, x=x: _now([one(r[x.site_status]) for r in records(org, x.site)]),
+                    lambda s, x=x: s == [x.deleted],
+                )
+            # F7: and the study
+            vault.user_delete("study__v", study_id)
+            await transfer_run()
+            for org in world.orgs:
+                x = expected(org)
+                await eventually(
+                    lambda org=org, x=x: _now([one(r[x.study_status]) for r in records(org, x.study)]),
                     lambda s, x=x: s == [x.deleted],
                 )
         assert await delivery_rows(clean_db, "status = 'dead'") == []

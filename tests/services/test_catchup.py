@@ -256,3 +256,16 @@ async def test_catch_up_reads_each_activitys_type_by_name(
         "ECHO_OF_OWN_WRITE",
     )
     assert events[clinical["id"]].error_code == "NO_ACTIVE_CONNECTION"  # no CRM connection: nowhere to go
+
+
+def test_a_deletion_dated_to_the_second_counts_as_after_every_change_in_that_second() -> None:
+    """A call sent at 12:00:05.400 and deleted at 12:00:05.700 is listed as deleted at 12:00:05(.000): read
+    as such, the deletion would look older than the change and be skipped as stale, leaving the Medical
+    Activity active for ever."""
+    from app.services.transfer.catchup import deleted_at_the_latest
+
+    assert deleted_at_the_latest("2026-12-04T12:00:05.000Z") == "2026-12-04T12:00:05.999Z"
+    assert deleted_at_the_latest("2026-12-04T12:00:05Z") == "2026-12-04T12:00:05.999Z"
+    assert deleted_at_the_latest("2026-12-04T12:00:05.000+0000") == "2026-12-04T12:00:05.999Z"  # Salesforce
+    assert deleted_at_the_latest("2026-12-04T12:00:05.250Z") == "2026-12-04T12:00:05.250Z"  # precise: as is
+    assert deleted_at_the_latest("not a time") == "not a time"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.context import Resources
@@ -17,6 +18,11 @@ from tests.services.test_pipeline import plan_and_drain
 from tests.services.test_reconciliation import by_kind, reconcile, released
 
 INTERACTION, CLINICAL_SITE = "Vault_Clinical_Interaction_vod__c", "Clinical_Site_vod__c"
+OLD_STYLE_LINKS = (  # the content from before the deletion, with no mark in it
+    "UPDATE record_links SET last_fields = jsonb_set(last_fields, '{Subject_vod__c}', to_jsonb('visit 0'::text))"
+    " WHERE deleted AND last_fields ? 'Subject_vod__c'",
+    "UPDATE record_links SET last_fields = last_fields - 'Status_vod__c' - 'status__v' WHERE deleted",
+)
 
 
 async def repaired(resources: Resources, run_id: int) -> None:
@@ -61,6 +67,17 @@ async def test_a_deletion_mark_undone_by_hand_is_reported_and_repaired(
     assert status_of(only(medical_activities(world))) == "inactive__v"
     run, drifts = await reconcile(resources)
     assert drifts == []  # the marks are there: both sides agree
+
+    # links marked before the bridge kept the mark in their last fields (an upgrade) still agree, and
+    # an edit by hand of anything but the mark is no drift
+    async with clean_db.begin() as conn:
+        for statement in OLD_STYLE_LINKS:
+            await conn.execute(text(statement))
+    org.state.update_record(
+        INTERACTION, only(interactions(org))["Id"], {"Interaction_Date_vod__c": "2026-12-01"}
+    )
+    run, drifts = await reconcile(resources)
+    assert drifts == []
 
     # by hand: the subject's mark removed, the site and the Medical Activity made active again
     org.state.update_record(INTERACTION, only(interactions(org))["Id"], {"Subject_vod__c": "visit 0"})

@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 
+from app.clients.errors import ClientError
 from app.clients.results import CallFact, RecordResult, WriteResult
 from app.context import Resources
 from app.domain.lanes import Lane, LaneKind
+from app.logging import get_logger
 from app.models import Delivery, Drift, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import inbox as inbox_repo
@@ -26,9 +28,12 @@ from app.repositories import reconciliations as repo
 from app.services import planning
 from app.services.delivery.automation import CTMS_LINKS
 from app.services.delivery.handlers import handler_for
+from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 from app.services.reconciliation.repair import resend_event
 from app.services.transfer.feed import feed_many
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -73,6 +78,9 @@ class Preview:
         return out
 
 
+# A dry run reads and maps this many re-sends at most (the rest say they are read at delivery): it holds
+# one transaction, and the links it looks at, while it reads from the systems.
+PREVIEW_LIMIT = 1000
 # as a worker drains them: a study or site re-sent is written (and linked) before the activities citing it
 _PARENTS_FIRST = [LaneKind.STUDY, LaneKind.SITE, LaneKind.INTERACTION, LaneKind.MEDICAL, LaneKind.AUTOMATION]
 
@@ -140,6 +148,7 @@ async def preview_resends(resources: Resources, drifts: list[Drift]) -> dict[int
     """Per drift id: the delivery its re-send would make, decided by the lane's own handler, not sent:
     what delivery would decide (`would_be`, and `code`/`message` when it is not a write), the fields of the
     record as written, and the parents written first."""
+    drifts = drifts[:PREVIEW_LIMIT]
     if not drifts:
         return {}
     async with resources.engine.connect() as conn:
@@ -186,7 +195,16 @@ async def _preview(resources: Resources, drifts: list[Drift]) -> dict[int, Previ
         capture = _Capture()
         clients = _DryClients(resources.clients, capture)
         work = LaneWork(resources, clients, lane, batch, by_event, connections, settings)  # type: ignore[arg-type]
-        outcomes = await handler_for(lane)(work)
+        try:
+            outcomes = await handler_for(lane)(work)
+        except ClientError as exc:  # a read the batch needed failed: so would the delivery, for now
+            outcomes = {int(d.id or 0): Outcome.from_error(exc) for d in batch}
+        except Exception as exc:  # a dry run reports a bug in a handler, it does not fail the request
+            log.exception("repair_preview_failed", lane=lane)
+            outcomes = {
+                int(d.id or 0): Outcome.again("INTERNAL_ERROR", f"{type(exc).__name__} in the bridge")
+                for d in batch
+            }
         async with resources.sessionmaker() as session, session.begin():  # as the engine records them
             await links_repo.save_many(session, [o.link for o in outcomes.values() if o.link is not None])
         for d in batch:

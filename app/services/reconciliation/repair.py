@@ -25,6 +25,7 @@ from app.repositories import reconciliations as repo
 from app.repositories.inbox_store import NewEvent
 from app.services import audit
 from app.services.delivery.automation import CTMS_LINKS
+from app.services.names import ctms_names_for
 from app.services.operator_errors import Conflict, NotFound
 from app.services.reconciliation.selection import Value, ids_matching
 from app.services.transfer.feed import feed_many, inbox_event
@@ -259,7 +260,8 @@ async def resync(
             "source_system": source_system,
             "source_object": source_object,
             "records": len(ids),
-            **({"where": where} if where is not None else {}),
+            # the fields only: a filter's values may be personal data (an email, a name)
+            **({"where_fields": sorted(where)} if where is not None else {}),
         },
     )
     return len(events)
@@ -278,7 +280,10 @@ async def resync_where(
     """A forced re-sync of every record of the source that matches `where` (each field equals its value),
     as the source system answers now: linked or never written alike."""
     conn = await _active_connection(session, connection_id)
-    ids = await ids_matching(clients, conn, source_system, source_object, where)
+    names = ctms_names_for(await connections_repo.global_settings(session))
+    synced = {names.activity.object, names.study.object, names.site.object}
+    synced |= {names.monitoring_event.object, names.communication_log.object}
+    ids = await ids_matching(clients, conn, source_system, source_object, where, synced)
     return await resync(
         session,
         actor,

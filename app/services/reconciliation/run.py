@@ -28,6 +28,7 @@ from app.clients.errors import ClientError
 from app.context import Resources
 from app.domain.ctms import type_name_field
 from app.domain.drift import KINDS, field_drifts, source_is_ahead
+from app.domain.mapping.deletions import deletion_mark
 from app.domain.mapping.echo import is_ctms_echo
 from app.domain.names import CrmNames, CtmsNames
 from app.logging import get_logger
@@ -437,7 +438,10 @@ async def _compare(
             if link.source_system == system and link.target_id:
                 grouped[link.target_object].append(link)
         for obj, group in grouped.items():
-            wanted_fields = sorted({k for link in group for k in link.last_fields if _plain(k)})
+            wanted_fields = sorted(
+                {k for link in group for k in link.last_fields if _plain(k)}
+                | _mark_fields(obj, names, ctms_names)
+            )
             ids = [str(link.target_id) for link in group]
             client = gateway if system == "ctms" else ctms
             label = conn.id if system == "ctms" else "ctms"
@@ -464,8 +468,15 @@ async def _compare(
 
         if link.deleted:  # marked deleted (or inactivated) by the bridge: the mark must still be there
             if state is GONE and isinstance(target, dict):
-                marked = {k: v for k, v in link.last_fields.items() if _plain(k)}
-                restored = field_drifts(marked, target)
+                mark = deletion_mark(
+                    link.target_object,
+                    link.source_id,
+                    link.last_fields,
+                    connection_id=conn.id,
+                    names=names,
+                    ctms_names=ctms_names,
+                )
+                restored = field_drifts(mark, target) if mark else []
                 if restored:  # undone by hand (reactivated, the subject's "Deleted" removed)
                     drift("deleted_in_source", restored)
             continue
@@ -483,6 +494,19 @@ async def _compare(
         if changed:
             drift("changed_in_target", changed)
     return drifts
+
+
+def _mark_fields(target_object: str, names: CrmNames, ctms_names: CtmsNames) -> set[str]:
+    """The fields a deletion mark lives in, read beside the ones the bridge wrote."""
+    if target_object == names.interaction.object:
+        return {names.interaction.fields.subject}
+    if target_object == names.clinical_study.object:
+        return {names.clinical_study.fields.status}
+    if target_object == names.clinical_site.object:
+        return {names.clinical_site.fields.status}
+    if target_object == ctms_names.activity.object:
+        return {ctms_names.activity.fields.status}
+    return set()
 
 
 def _plain(name: str) -> bool:

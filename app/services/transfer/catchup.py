@@ -112,7 +112,7 @@ async def _catch_up_object(
             data = {
                 "object": object_name,
                 "id": str(gone["id"]),
-                "modified_date__v": gone.get("date_deleted"),
+                "modified_date__v": deleted_at_the_latest(gone.get("date_deleted")),
             }
             _count(got, await feed_ctms(session, "ctms.record.deleted", data))
     got.seen = len(rows) + len(deleted)
@@ -141,7 +141,10 @@ async def catch_up_crm(
             _count(
                 got,
                 await feed_crm(
-                    session, connection.id, "crm.call.deleted", {"Id": call_id, "deleted_at": deleted_at}
+                    session,
+                    connection.id,
+                    "crm.call.deleted",
+                    {"Id": call_id, "deleted_at": deleted_at_the_latest(deleted_at)},
                 ),
             )
     got.seen = len(sent) + len(deleted)
@@ -333,6 +336,20 @@ async def _vault_crm(
         for d in await client.deleted_ids(call.object, since.strftime("%Y-%m-%dT%H:%M:%SZ"))
     ]
     return sent, deleted
+
+
+def deleted_at_the_latest(value: Any) -> Any:
+    """Vault's and Salesforce's deletion lists give whole seconds (``…T20:17:17.000Z``), while changes carry
+    milliseconds. A deletion stamped to the second happened at some time in that second, after every change
+    of the record: it is dated the end of its second, so a change earlier in the same second cannot make it
+    look stale (latest wins)."""
+    try:
+        at = parse_modified(str(value))
+    except MappingError:
+        return value
+    if at.microsecond:
+        return value
+    return (at + timedelta(milliseconds=999)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _after(value: Any, start: datetime) -> bool:
