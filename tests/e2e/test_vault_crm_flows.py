@@ -179,24 +179,19 @@ async def test_every_flow_on_a_vault_crm_and_a_salesforce_connection_at_once(
                     lambda s: s == "Protocol Q&A Deleted",
                 )
 
-            # F7: deleting the site marks the CRM's Clinical Site, never removes it
-            vault.user_delete("site__v", site_id)
-            await transfer_run()
-            for org in world.orgs:
-                x = expected(org)
-                await eventually(
-                    lambda org=org, x=x: _now([one(r[x.site_status]) for r in records(org, x.site)]),
-                    lambda s, x=x: s == [x.deleted],
-                )
-            # F7: and the study
-            vault.user_delete("study__v", study_id)
-            await transfer_run()
-            for org in world.orgs:
-                x = expected(org)
-                await eventually(
-                    lambda org=org, x=x: _now([one(r[x.study_status]) for r in records(org, x.study)]),
-                    lambda s, x=x: s == [x.deleted],
-                )
+            # F7: deleting the site, then the study, marks the CRM's records, never removes them
+            for object_name, record_id in (("site__v", site_id), ("study__v", study_id)):
+                vault.user_delete(object_name, record_id)
+                await transfer_run()
+                for org in world.orgs:
+                    x = expected(org)
+                    target, status = (
+                        (x.site, x.site_status) if object_name == "site__v" else (x.study, x.study_status)
+                    )
+                    await eventually(
+                        lambda org=org, t=target, f=status: _now([one(r[f]) for r in records(org, t)]),
+                        lambda s, x=x: s == [x.deleted],
+                    )
         assert await delivery_rows(clean_db, "status = 'dead'") == []
 
 
