@@ -98,6 +98,13 @@ async def test_a_deletion_mark_undone_by_hand_is_reported_and_repaired(
         }
     ]
     assert [f["field"] for f in fields[call]] == ["status__v"]
+    async with resources.sessionmaker() as session, session.begin():  # a dry run shows the marks it writes
+        plan = await repair(session, "test", run.id, dry_run=True)
+    assert {a["source_id"]: a["fields"] for a in plan.actions} == {
+        act: {"Subject_vod__c": "visit 0 Deleted"},
+        site_id: {"Status_vod__c": "Deleted_in_Vault_Clinical_vod"},
+        call: {"status__v": "inactive__v"},
+    }
 
     await repaired(resources, run.id)
     assert only(interactions(org))["Subject_vod__c"] == "visit 0 Deleted"  # marked once, not twice

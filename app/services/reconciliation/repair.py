@@ -19,13 +19,14 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.envelopes import StoredFields
+from app.domain.mapping.deletions import deletion_mark
 from app.models import Connection, Drift, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import reconciliations as repo
 from app.repositories.inbox_store import NewEvent
 from app.services import audit
 from app.services.delivery.automation import CTMS_LINKS
-from app.services.names import ctms_names_for
+from app.services.names import crm_names_for, ctms_names_for
 from app.services.operator_errors import Conflict, NotFound
 from app.services.reconciliation.selection import Value, ids_matching
 from app.services.transfer.feed import feed_many, inbox_event
@@ -70,6 +71,7 @@ async def repair(
     connections = {c.id: c for c in await connections_repo.list_active(session)}
     plan = RepairPlan()
     last_written = await _last_written(session, run_id, [d for d in drifts if d.kind in RESEND])
+    marks = await _marks(session, connections, [d for d in drifts if d.kind == "deleted_in_source"])
     events: list[NewEvent] = []
     forget: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     now = utcnow()
@@ -101,6 +103,7 @@ async def repair(
                     **described,
                     "action": "mark_deleted",
                     "writes": "the deletion, as the source system sends it",
+                    "fields": marks.get(drift.id or 0),
                 }
             )
             # a mark the bridge made and someone undid is written again, not taken as already there
@@ -155,6 +158,35 @@ async def _last_written(session: AsyncSession, run_id: int, drifts: list[Drift])
             if link is not None and link.last_fields and not link.deleted:
                 known[int(d.id or 0)] = dict(link.last_fields)
     return known
+
+
+async def _marks(
+    session: AsyncSession, connections: dict[str, Connection], drifts: list[Drift]
+) -> dict[int, dict[str, Any]]:
+    """Per deletion drift: the mark its deletion writes (F2's subject, F7's status, F4's inactive status),
+    with one read of the links per object."""
+    ctms_names = ctms_names_for(await connections_repo.global_settings(session))
+    groups: dict[tuple[str, str, str], list[Drift]] = defaultdict(list)
+    for d in drifts:
+        if d.connection_id in connections:
+            groups[(d.connection_id, d.source_system, d.source_object)].append(d)
+    marks: dict[int, dict[str, Any]] = {}
+    for (conn_id, system, obj), group in groups.items():
+        links = await repo.links_of(session, conn_id, system, obj, [d.source_id for d in group])
+        names = crm_names_for(connections[conn_id])
+        for d in group:
+            link = links.get(d.source_id)
+            mark = deletion_mark(
+                d.target_object,
+                d.source_id,
+                link.last_fields if link is not None else {},
+                connection_id=conn_id,
+                names=names,
+                ctms_names=ctms_names,
+            )
+            if mark is not None:
+                marks[int(d.id or 0)] = mark
+    return marks
 
 
 def _describe(drift: Drift) -> dict[str, Any]:
