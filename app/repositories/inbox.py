@@ -49,9 +49,14 @@ async def get_many(session: AsyncSession, ids: list[int]) -> list[InboxEvent]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def received_at_least(session: AsyncSession, n: int) -> bool:
-    """Whether at least `n` events wait to be planned (counts no further than `n`, on the status index)."""
-    waiting = select(col(InboxEvent.id)).where(col(InboxEvent.status) == EventStatus.RECEIVED).limit(n)
+async def received_at_least(session: AsyncSession, n: int, source: str) -> bool:
+    """Whether at least `n` events from `source` (ctms or crm) wait to be planned (counts no further than
+    `n`, on the status index)."""
+    waiting = (
+        select(col(InboxEvent.id))
+        .where(col(InboxEvent.status) == EventStatus.RECEIVED, col(InboxEvent.source) == source)
+        .limit(n)
+    )
     return (
         int((await session.execute(select(func.count()).select_from(waiting.subquery()))).scalar_one()) >= n
     )

@@ -219,3 +219,32 @@ async def test_a_lane_waits_for_a_planner_that_is_behind_and_sends_one_full_call
     assert time.monotonic() - started < 10  # caught up, it sent: it did not sit out its patience
     [call] = org.state.calls.matching("PATCH", INTERACTIONS_PATH)
     assert call.records == stats.deliveries > 40 // PARTITIONS  # the whole partition, in one call
+
+
+async def test_a_backlog_of_the_other_systems_events_does_not_hold_a_lane_back(
+    resources: Resources, world: World, clean_db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls waiting to be planned can only become Medical Activities: an interaction lane with work to
+    send sends it at once, instead of waiting for a planner that will never fill its call."""
+    monkeypatch.setattr(engine, "BACKLOG_GATHER_SECONDS", 30.0)
+    org = world.orgs[0]
+    await stored_activities(resources, world, clean_db, 8)
+    async with resources.sessionmaker() as session, session.begin():
+        lanes = (await planning.plan_pending(session, partitions=PARTITIONS)).lanes
+        for n in range(300):  # calls from the org, not planned yet
+            await intake.store_event(
+                session,
+                source="crm",
+                sender=str(org.connection_id),
+                connection_id=str(org.connection_id),
+                webhook_id=f"call-{n}",
+                document={"type": "crm.call.sent_to_vault", "data": {"record": {"Id": f"a0B{n:015d}"}}},
+                type_="crm.call.sent_to_vault",
+                object_="Call2_vod__c",
+                record_id=f"a0B{n:015d}",
+                source_modified_at=None,
+            )
+    started = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(drain_lane(resources, lane) for lane in lanes)), 10)
+    assert time.monotonic() - started < 10
+    assert len(interactions(org)) == 8

@@ -18,7 +18,7 @@ from app.clients.errors import ClientError
 from app.clients.results import CallFact
 from app.clients.throttle import ThrottledError, target_for
 from app.context import Resources
-from app.domain.lanes import Lane
+from app.domain.lanes import Lane, LaneKind
 from app.logging import get_logger
 from app.models import Delivery, DeliveryStatus, utcnow
 from app.repositories import connections as connections_repo
@@ -72,7 +72,7 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
                     return stats  # its work stays pending, untouched; the lane is woken when the pause ends
                 sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
                 streaming = time.monotonic() - sent_at < STREAMING_SECONDS
-                if streaming or await _planning_behind(resources, size):
+                if streaming or await _planning_behind(resources, lane, size):
                     await _gather(resources, lane, size, trickle=streaming and sent <= 1)
                 if not await _one_batch(resources, lane, stats, size):
                     break
@@ -100,9 +100,15 @@ async def _call_size(resources: Resources, lane: str) -> int:
         return batch_size(lane, {c.id: c for c in await connections_repo.list_all(session)})
 
 
-async def _planning_behind(resources: Resources, size: int) -> bool:
+async def _planning_behind(resources: Resources, lane: str, size: int) -> bool:
     async with resources.sessionmaker() as session:
-        return await inbox_repo.received_at_least(session, size)
+        return await inbox_repo.received_at_least(session, size, _fed_by(lane))
+
+
+def _fed_by(lane: str) -> str:
+    """Which system's events plan into a lane: calls become Medical Activities, everything else comes from
+    the CTMS (activities, studies and sites for the CRMs, F8's sources)."""
+    return "crm" if Lane.parse(lane).kind == LaneKind.MEDICAL else "ctms"
 
 
 async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool) -> None:
@@ -114,7 +120,7 @@ async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool) 
     while True:
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
-            behind = due < size and await inbox_repo.received_at_least(session, size)
+            behind = due < size and await inbox_repo.received_at_least(session, size, _fed_by(lane))
         if due == 0 or due >= size or oldest is None or (trickle and due == 1):
             return
         patience = BACKLOG_GATHER_SECONDS if behind else STREAM_GATHER_SECONDS
