@@ -4,13 +4,12 @@ that never arrived is a drift a repair fixes, an activity edited by hand is none
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.context import Resources
-from app.services.reconciliation.preview import preview_resends
+from app.services.reconciliation.preview import with_previews
 from app.services.reconciliation.repair import repair
 from tests.e2e.harness import World, activities_for, automation_switches, monitoring_event, person, study
 from tests.services.test_pipeline import plan_and_drain, store
@@ -53,9 +52,10 @@ async def test_an_update_the_source_asked_for_and_never_got_is_reported_and_repa
     assert (drift.connection_id, drift.target_id) == ("ctms", activity["id"])
 
     async with resources.sessionmaker() as session, session.begin():
-        plan = await repair(
-            session, "test", run.id, dry_run=True, preview=functools.partial(preview_resends, resources)
-        )
+        plan = await repair(session, "test", run.id, dry_run=True)
+    plan = await with_previews(
+        resources, run.id, plan
+    )  # as the API does, once the plan's transaction is over
     [action] = plan.actions
     assert action["fields"]["subject__v"] == "IMV 1 (held)"  # the activity as it would be written
     [then] = action["then_writes"]  # and then the request marked as met

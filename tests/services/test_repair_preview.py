@@ -4,14 +4,13 @@ re-sends with their writes captured, and nothing is sent, stored or changed."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.context import Resources
-from app.services.reconciliation.preview import placeholder, preview_resends
+from app.services.reconciliation.preview import placeholder, with_previews
 from app.services.reconciliation.repair import repair
 from app.services.transfer.initial_load import run_load
 from tests.e2e.harness import World, account, activity, interactions, person, study
@@ -59,9 +58,10 @@ async def test_a_dry_run_shows_the_writes_of_changed_and_never_written_records_a
     before = await state(clean_db)
     writes_before = (len(org.state.calls.matching("PATCH")), len(vault.calls.matching("POST", "/vobjects/")))
     async with resources.sessionmaker() as session, session.begin():
-        plan = await repair(
-            session, "test", run.id, dry_run=True, preview=functools.partial(preview_resends, resources)
-        )
+        plan = await repair(session, "test", run.id, dry_run=True)
+    plan = await with_previews(
+        resources, run.id, plan
+    )  # as the API does, once the plan's transaction is over
     shown = {a["source_id"]: a for a in plan.actions}
 
     assert shown[edited]["would_be"] == "delivered"
@@ -81,14 +81,8 @@ async def test_a_dry_run_shows_the_writes_of_changed_and_never_written_records_a
 
     # the activity alone: its study, not part of this repair, is shown as the write delivery makes first
     async with resources.sessionmaker() as session, session.begin():
-        alone = await repair(
-            session,
-            "test",
-            run.id,
-            dry_run=True,
-            source_ids=[added],
-            preview=functools.partial(preview_resends, resources),
-        )
+        alone = await repair(session, "test", run.id, dry_run=True, source_ids=[added])
+    alone = await with_previews(resources, run.id, alone)
     [action] = alone.actions
     [first] = action["first_writes"]
     assert (first["object"], first["fields"]["Vault_Study_ID_vod__c"]) == ("Clinical_Study_vod__c", new_study)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import timedelta
 from typing import Annotated
 
@@ -26,7 +25,7 @@ from app.logging import get_logger
 from app.repositories import reconciliations
 from app.services import wakeups
 from app.services.operator_errors import NotFound
-from app.services.reconciliation.preview import preview_resends
+from app.services.reconciliation.preview import with_previews
 from app.services.reconciliation.repair import repair, resync, resync_where
 from app.services.reconciliation.run import JOB, request_run
 from app.worker.queue import QueueUnavailable
@@ -136,8 +135,9 @@ async def repair_drifts(
             kinds=list(body.kinds) if body.kinds else None,
             source_ids=body.source_ids,
             connection_id=body.connection_id,
-            preview=functools.partial(preview_resends, resources) if body.dry_run else None,
         )
+    if body.dry_run:  # the re-sends whose writes are not known yet: read and mapped now, nothing sent
+        plan = await with_previews(resources, run_id, plan)
     if not body.dry_run and plan.events:
         try:
             await wakeups.wake_planner(resources.queue)

@@ -30,7 +30,7 @@ from app.services.delivery.automation import CTMS_LINKS
 from app.services.delivery.handlers import handler_for
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
-from app.services.reconciliation.repair import resend_event
+from app.services.reconciliation.repair import RepairPlan, resend_event
 from app.services.transfer.feed import feed_many
 
 log = get_logger(__name__)
@@ -142,6 +142,27 @@ class _DryClients:
             gateway.upsert = upsert
             self._crm[connection.id] = gateway
         return self._crm[connection.id]
+
+
+PREVIEWED = "the source's current version, read now and mapped by delivery's own rules (nothing sent)"
+
+
+async def with_previews(resources: Resources, run_id: int, plan: RepairPlan) -> RepairPlan:
+    """A dry run's plan with the writes of the re-sends whose fields it could not know, read now. Run it
+    outside the transaction that made the plan: it takes its own connection, and must not wait on that
+    transaction's locks."""
+    unknown = {
+        int(a["drift_id"]) for a in plan.actions if a["action"] == "resend" and a.get("fields") is None
+    }
+    if not unknown:
+        return plan
+    async with resources.sessionmaker() as session:
+        drifts = [d for d in await repo.drifts(session, run_id) if d.id in unknown]
+    previews = await preview_resends(resources, drifts)
+    for action in plan.actions:
+        if (shown := previews.get(int(action["drift_id"]))) is not None:
+            action.update(shown, writes=PREVIEWED)
+    return plan
 
 
 async def preview_resends(resources: Resources, drifts: list[Drift]) -> dict[int, dict[str, Any]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,9 +31,6 @@ from app.services.reconciliation.selection import Value, ids_matching
 from app.services.transfer.feed import feed_many, inbox_event
 
 RESEND = ("missing_in_target", "changed_in_target", "changed_in_source")
-# a dry run's look at the writes a re-send would make, for the drifts whose write is not known in advance
-Previewer = Callable[[list[Drift]], Awaitable[dict[int, dict[str, Any]]]]
-_PREVIEWED = "the source's current version, read now and mapped by delivery's own rules (nothing sent)"
 REPAIRABLE = (*RESEND, "deleted_in_source")
 
 
@@ -54,12 +50,11 @@ async def repair(
     kinds: list[str] | None = None,
     source_ids: list[str] | None = None,
     connection_id: str | None = None,
-    preview: Previewer | None = None,
 ) -> RepairPlan:
     """Re-send what drifted, or (a dry run) say exactly what would be sent. A dry run shows the fields
-    of each re-send: the bridge's last write where the source has not changed since, else what `preview`
-    finds (the lane's own handler run with its writes captured); without one, that they are read at
-    delivery."""
+    of each re-send where they are known without reading the source: the bridge's last write, when the
+    source has not changed since. The others are read and mapped by `preview.with_previews`, which the
+    caller runs once this transaction is over (it works in its own, rolled back)."""
     run = await repo.get(session, run_id)
     if run is None:
         raise NotFound("RECONCILIATION_NOT_FOUND", f"no reconciliation with id {run_id}")
@@ -110,12 +105,6 @@ async def repair(
             forget[(drift.connection_id, drift.source_system)].append((drift.source_object, drift.source_id))
             events.append(_deleted_event(run_id, drift, now))
     plan.events = len(events)
-    if dry_run and preview is not None:
-        unknown = {int(d.id or 0): d for d in drifts if d.kind in RESEND and d.id not in last_written}
-        previews = await preview(list(unknown.values()))
-        for action in plan.actions:
-            if (shown := previews.get(int(action["drift_id"] or 0))) is not None:
-                action.update(shown, writes=_PREVIEWED)
     if dry_run or not plan.actions:  # nothing changes: nothing to audit
         return plan
     for (conn_id, system), pairs in forget.items():
