@@ -72,8 +72,9 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
                     return stats  # its work stays pending, untouched; the lane is woken when the pause ends
                 sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
                 streaming = time.monotonic() - sent_at < STREAMING_SECONDS
-                if streaming or await _planning_behind(resources, lane, size):
-                    await _gather(resources, lane, size, trickle=streaming and sent <= 1)
+                behind = await _planning_behind(resources, lane, size)
+                if streaming or behind:
+                    await _gather(resources, lane, size, trickle=streaming and sent <= 1, behind=behind)
                 if not await _one_batch(resources, lane, stats, size):
                     break
         # Work stored while we were letting go found the lock taken and left it to us: look once more.
@@ -111,7 +112,7 @@ def _fed_by(lane: str) -> str:
     return "crm" if Lane.parse(lane).kind == LaneKind.MEDICAL else "ctms"
 
 
-async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool) -> None:
+async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool, behind: bool) -> None:
     """A lane that is streaming (it just sent a batch) lets the next one fill for a moment, so a fast
     stream of events does not become one API call per event: API calls are what our users pay for. A
     trickle (the last batch held one, and one is due) is sent at once: nothing would join it. While the
@@ -120,7 +121,8 @@ async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool) 
     while True:
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
-            behind = due < size and await inbox_repo.received_at_least(session, size, _fed_by(lane))
+            if behind and due < size:  # asked again only while behind: it stops waiting once caught up
+                behind = await inbox_repo.received_at_least(session, size, _fed_by(lane))
         if due == 0 or due >= size or oldest is None or (trickle and due == 1):
             return
         patience = BACKLOG_GATHER_SECONDS if behind else STREAM_GATHER_SECONDS
