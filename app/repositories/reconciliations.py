@@ -174,11 +174,19 @@ async def links_of(
     return found
 
 
-async def in_transit(session: AsyncSession, connection_id: str) -> set[str]:
-    """Source ids with a delivery to this connection not finished yet (it is on its way, not missing)."""
-    stmt = select(Delivery.source_id).where(
-        col(Delivery.connection_id) == connection_id, col(Delivery.status).in_(list(OPEN_STATUSES))
+async def in_transit(
+    session: AsyncSession, connection_id: str | None, source_object: str | None = None
+) -> set[str]:
+    """Source ids with a delivery to this connection (None: into the CTMS itself, F8) not finished yet
+    (it is on its way, not missing), of one source object or all."""
+    target = (
+        col(Delivery.connection_id).is_(None)
+        if connection_id is None
+        else col(Delivery.connection_id) == connection_id
     )
+    stmt = select(Delivery.source_id).where(target, col(Delivery.status).in_(list(OPEN_STATUSES)))
+    if source_object is not None:
+        stmt = stmt.where(col(Delivery.source_object) == source_object)
     return {str(i) for i in (await session.execute(stmt)).scalars()}
 
 
@@ -192,16 +200,6 @@ async def links_by_object(
         col(RecordLink.source_object) == source_object,
     )
     return {link.source_id: link for link in (await session.execute(stmt)).scalars()}
-
-
-async def in_transit_in_ctms(session: AsyncSession, source_object: str) -> set[str]:
-    """Source ids of one object with a delivery into the CTMS itself not finished yet (F8 at work)."""
-    stmt = select(Delivery.source_id).where(
-        col(Delivery.connection_id).is_(None),
-        col(Delivery.source_object) == source_object,
-        col(Delivery.status).in_(list(OPEN_STATUSES)),
-    )
-    return {str(i) for i in (await session.execute(stmt)).scalars()}
 
 
 async def unmatched(session: AsyncSession, connection_id: str) -> list[tuple[str, str, str | None]]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app import metrics
 from app.clients.errors import ClientError
 from app.clients.results import CallFact
@@ -72,7 +74,8 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
                     return stats  # its work stays pending, untouched; the lane is woken when the pause ends
                 sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
                 streaming = time.monotonic() - sent_at < STREAMING_SECONDS
-                behind = await _planning_behind(resources, lane, size)
+                async with resources.sessionmaker() as session:
+                    behind = await _planning_behind(session, lane, size)
                 if streaming or behind:
                     await _gather(resources, lane, size, trickle=streaming and sent <= 1, behind=behind)
                 if not await _one_batch(resources, lane, stats, size):
@@ -101,15 +104,11 @@ async def _call_size(resources: Resources, lane: str) -> int:
         return batch_size(lane, {c.id: c for c in await connections_repo.list_all(session)})
 
 
-async def _planning_behind(resources: Resources, lane: str, size: int) -> bool:
-    async with resources.sessionmaker() as session:
-        return await inbox_repo.received_at_least(session, size, _fed_by(lane))
-
-
-def _fed_by(lane: str) -> str:
-    """Which system's events plan into a lane: calls become Medical Activities, everything else comes from
-    the CTMS (activities, studies and sites for the CRMs, F8's sources)."""
-    return "crm" if Lane.parse(lane).kind == LaneKind.MEDICAL else "ctms"
+async def _planning_behind(session: AsyncSession, lane: str, size: int) -> bool:
+    """A full call's worth of events that can plan into this lane still waits for the planner: calls
+    become Medical Activities, everything else comes from the CTMS."""
+    source = "crm" if Lane.parse(lane).kind == LaneKind.MEDICAL else "ctms"
+    return await inbox_repo.received_at_least(session, size, source)
 
 
 async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool, behind: bool) -> None:
@@ -122,7 +121,7 @@ async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool, 
         async with resources.sessionmaker() as session:
             due, oldest = await deliveries_repo.due_summary(session, lane, utcnow())
             if behind and due < size:  # asked again only while behind: it stops waiting once caught up
-                behind = await inbox_repo.received_at_least(session, size, _fed_by(lane))
+                behind = await _planning_behind(session, lane, size)
         if due == 0 or due >= size or oldest is None or (trickle and due == 1):
             return
         patience = BACKLOG_GATHER_SECONDS if behind else STREAM_GATHER_SECONDS

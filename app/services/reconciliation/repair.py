@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.envelopes import StoredFields
 from app.domain.mapping.deletions import deletion_mark
-from app.models import Connection, Drift, utcnow
+from app.models import Connection, Drift, RecordLink, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import reconciliations as repo
 from app.repositories.inbox_store import NewEvent
@@ -128,6 +128,18 @@ async def repair(
     return plan
 
 
+async def _links_of_drifts(session: AsyncSession, drifts: list[Drift]) -> dict[int, RecordLink]:
+    """Each drift's link (where it has one), with one read of the links per connection and object."""
+    groups: dict[tuple[str, str, str], list[Drift]] = defaultdict(list)
+    for d in drifts:
+        groups[(d.connection_id, d.source_system, d.source_object)].append(d)
+    found: dict[int, RecordLink] = {}
+    for (conn_id, system, obj), group in groups.items():
+        links = await repo.links_of(session, conn_id, system, obj, [d.source_id for d in group])
+        found |= {int(d.id or 0): links[d.source_id] for d in group if d.source_id in links}
+    return found
+
+
 async def _last_written(session: AsyncSession, run_id: int, drifts: list[Drift]) -> dict[int, dict[str, Any]]:
     """Per drift to re-send: exactly what the write will hold, where it is known before delivery. When
     the source has not changed since the bridge's last write, the mapping of it is what the link kept."""
@@ -135,46 +147,33 @@ async def _last_written(session: AsyncSession, run_id: int, drifts: list[Drift])
         (d.connection_id, d.source_system, d.source_object, d.source_id)
         for d in await repo.drifts(session, run_id, kinds=["changed_in_source"])
     }
-    groups: dict[tuple[str, str, str], list[Drift]] = defaultdict(list)
-    for d in drifts:
-        if (d.connection_id, d.source_system, d.source_object, d.source_id) not in changed:
-            groups[(d.connection_id, d.source_system, d.source_object)].append(d)
-    known: dict[int, dict[str, Any]] = {}
-    for (conn_id, system, obj), group in groups.items():
-        links = await repo.links_of(session, conn_id, system, obj, [d.source_id for d in group])
-        for d in group:
-            link = links.get(d.source_id)
-            if link is not None and link.last_fields and not link.deleted:
-                known[int(d.id or 0)] = dict(link.last_fields)
-    return known
+    unchanged = [
+        d for d in drifts if (d.connection_id, d.source_system, d.source_object, d.source_id) not in changed
+    ]
+    links = await _links_of_drifts(session, unchanged)
+    return {i: dict(link.last_fields) for i, link in links.items() if link.last_fields and not link.deleted}
 
 
 async def _marks(
     session: AsyncSession, connections: dict[str, Connection], drifts: list[Drift]
 ) -> dict[int, dict[str, Any]]:
-    """Per deletion drift: the mark its deletion writes (F2's subject, F7's status, F4's inactive status),
-    with one read of the links per object."""
+    """Per deletion drift: the mark its deletion writes (F2's subject, F7's status, F4's inactive status)."""
     ctms_names = ctms_names_for(await connections_repo.global_settings(session))
-    groups: dict[tuple[str, str, str], list[Drift]] = defaultdict(list)
-    for d in drifts:
-        if d.connection_id in connections:
-            groups[(d.connection_id, d.source_system, d.source_object)].append(d)
+    ours = [d for d in drifts if d.connection_id in connections]
+    links = await _links_of_drifts(session, ours)
     marks: dict[int, dict[str, Any]] = {}
-    for (conn_id, system, obj), group in groups.items():
-        links = await repo.links_of(session, conn_id, system, obj, [d.source_id for d in group])
-        names = crm_names_for(connections[conn_id])
-        for d in group:
-            link = links.get(d.source_id)
-            mark = deletion_mark(
-                d.target_object,
-                d.source_id,
-                link.last_fields if link is not None else {},
-                connection_id=conn_id,
-                names=names,
-                ctms_names=ctms_names,
-            )
-            if mark is not None:
-                marks[int(d.id or 0)] = mark
+    for d in ours:
+        link = links.get(int(d.id or 0))
+        mark = deletion_mark(
+            d.target_object,
+            d.source_id,
+            link.last_fields if link is not None else {},
+            connection_id=d.connection_id,
+            names=crm_names_for(connections[d.connection_id]),
+            ctms_names=ctms_names,
+        )
+        if mark is not None:
+            marks[int(d.id or 0)] = mark
     return marks
 
 

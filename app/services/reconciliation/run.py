@@ -193,7 +193,7 @@ async def _automation(
     An activity edited or removed by hand is no drift: F8 leaves it to people after its creation."""
     async with resources.sessionmaker() as session:
         links = await repo.links_by_object(session, CTMS_LINKS, "ctms", source_object)
-        on_way = await repo.in_transit_in_ctms(session, source_object)
+        on_way = await repo.in_transit(session, None, source_object)
     live = {i: link for i, link in links.items() if not link.deleted and i not in on_way}
     tally.checked += len(live)
     rows = await _read_vault(ctms, source_object, [flag], list(live), tally, "ctms")
