@@ -22,6 +22,7 @@ from app.worker.queue import JobQueue
 
 log = get_logger(__name__)
 RESERVED = 4  # pooled connections left for the planner, the sweeper and the Transfer job
+BATCH_TURNS = 2
 
 
 @dataclass
@@ -41,6 +42,10 @@ class Resources:
     drain_slots: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(max(1, (POOL_SIZE + POOL_OVERFLOW - RESERVED) // 2))
     )
+
+    # Batches of this process prepare and record in turn (app/clients/turns.py), two at a time: one
+    # computes while the other waits on the database.
+    batch_turn: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(BATCH_TURNS))
 
     @classmethod
     async def open(cls, settings: Settings, queue: JobQueue) -> Resources:

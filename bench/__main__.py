@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import delivery, ingest, ingest_steps
+from bench import delivery, delivery_steps, ingest, ingest_steps
 from bench.common import machine
 
 
@@ -26,6 +26,9 @@ def main() -> None:
     print()
     sys.stdout.flush()
     ingest.main([])
+    print()
+    sys.stdout.flush()
+    delivery_steps.main([])
     print()
     sys.stdout.flush()
     delivery.main([])

@@ -747,6 +747,7 @@ def ratio_rows(drains: list[Drain], raw_rate: float) -> list[list[object]]:
         ("latency", "workers1", "records/s"),
         ("latency_one_call", "latency", "records/s"),
         ("latency_eight", "latency", "records/s"),
+        ("latency", "latency_no_turns", "records/s"),
     ]
     for a, b, what in pairs:
         if a in by and b in by:
@@ -880,6 +881,7 @@ def specs(args: argparse.Namespace) -> list[Spec]:
             slow,
             replace(slow, key="latency_one_call", variant="one_call_in_flight"),
             replace(slow, key="latency_eight", variant="eight_in_flight"),
+            replace(slow, key="latency_no_turns", variant="no_batch_turns"),
         ]
     if args.fanout:
         out += [

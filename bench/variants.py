@@ -15,6 +15,9 @@ Of `bridge worker` (`python -m bench.variants worker NAME`, `bench.delivery --va
 - ``eight_in_flight``: `BRIDGE_CONNECTION_CONCURRENCY=8`, twice the default partitions, so up to eight
   calls in flight per target: what a higher per-connection limit is worth when calls are slow.
 - ``asyncio_loop``: the worker on asyncio's own event loop instead of uvloop.
+- ``no_batch_turns``: a process's batches interleave freely instead of taking turns to prepare and record
+  (app/clients/turns.py), as before turns.
+- ``default_gc``: Python's own garbage-collector thresholds instead of the worker's (`tune_gc`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ def eight_in_flight() -> None:
     os.environ["BRIDGE_CONNECTION_CONCURRENCY"] = "8"
 
 
+def no_batch_turns() -> None:
+    import contextlib
+
+    import app.services.delivery.engine
+
+    app.services.delivery.engine.turn = lambda lock: contextlib.AsyncExitStack()  # type: ignore[assignment,return-value]
+
+
+def default_gc() -> None:
+    import app.worker.main
+
+    app.worker.main.tune_gc = lambda: None  # type: ignore[assignment]
+
+
 def asyncio_loop() -> None:
     import asyncio
 
@@ -56,6 +73,8 @@ WORKER_VARIANTS: dict[str, Callable[[], None]] = {
     "one_call_in_flight": one_call_in_flight,
     "eight_in_flight": eight_in_flight,
     "asyncio_loop": asyncio_loop,
+    "no_batch_turns": no_batch_turns,
+    "default_gc": default_gc,
 }
 
 

@@ -9,6 +9,7 @@ import httpx
 
 from app import metrics
 from app.clients.errors import TransientError
+from app.clients.turns import let_go
 
 
 async def send(
@@ -17,6 +18,7 @@ async def send(
     """Returns the response and the call's duration in ms; raises TransientError when nothing came back."""
     started = time.perf_counter()
     try:
+        let_go()  # another batch prepares while this call is out
         response = await http.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         metrics.API_CALLS.labels(target, "timeout").inc()

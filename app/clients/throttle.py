@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from app.clients.errors import TransientError
+from app.clients.turns import let_go
 
 THROTTLED = "THROTTLED"
 MAX_WAIT_SECONDS = 5.0  # a shorter pause is waited out in place; a longer one gives the work back
@@ -102,6 +103,7 @@ class LocalGate:
             remaining = (until - self.clock()).total_seconds()
             if remaining > self.max_wait:
                 raise ThrottledError(target, until, reason)
+            let_go()  # another batch works while this one waits out the pause
             await self._sleep(remaining)
 
     async def signal(self, target: str, seconds: float | None, reason: str) -> None:

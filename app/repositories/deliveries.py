@@ -9,10 +9,13 @@ from typing import Any
 import orjson
 from sqlalchemy import exists, func, insert, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from app.models import Delivery, DeliveryAttempt, DeliveryStatus, InboxEvent
+from app.repositories.rows import DELIVERY_COLUMNS, DeliveryRow, EventRow
+
+_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table classes
+_EVENTS = InboxEvent.__table__  # type: ignore[attr-defined]
 
 
 def _due(lane: str, now: datetime) -> Any:
@@ -47,10 +50,11 @@ async def next_due_at(session: AsyncSession, lane: str) -> datetime | None:
 
 async def claim(
     session: AsyncSession, lane: str, owner: str, now: datetime, lease_seconds: float, limit: int
-) -> list[Delivery]:
+) -> list[DeliveryRow]:
     """Take up to `limit` due deliveries of a lane, oldest first, under a lease that expires: one
     `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, so concurrent claimers skip each
-    other's rows and the batch costs one statement, not a load and a flush."""
+    other's rows and the batch costs one statement, not a load and a flush. Plain rows come back, not
+    ORM objects (app/repositories/rows.py)."""
     due = (
         select(col(Delivery.id))
         .where(_due(lane, now))
@@ -59,27 +63,32 @@ async def claim(
         .with_for_update(skip_locked=True)
     )
     stmt = (
-        update(Delivery)
-        .where(col(Delivery.id).in_(due))
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id.in_(due))
         .values(
             status=DeliveryStatus.IN_FLIGHT,
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=col(Delivery.attempts) + 1,
+            attempts=_DELIVERIES.c.attempts + 1,
             updated_at=now,
         )
-        .returning(Delivery)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(*DELIVERY_COLUMNS)
     )
-    return sorted((await session.execute(stmt)).scalars(), key=lambda d: d.id or 0)
+    rows = [DeliveryRow(*row) for row in await _core(session, stmt)]
+    return sorted(rows, key=lambda d: d.id)
 
 
-async def events_for(session: AsyncSession, deliveries: Iterable[Delivery]) -> dict[int, InboxEvent]:
+async def events_for(session: AsyncSession, deliveries: Iterable[DeliveryRow]) -> dict[int, EventRow]:
     ids = {d.event_id for d in deliveries if d.event_id is not None}
     if not ids:
         return {}
-    rows = await session.execute(select(InboxEvent).where(col(InboxEvent.id).in_(ids)))
-    return {int(e.id): e for e in rows.scalars() if e.id is not None}
+    stmt = select(_EVENTS.c.id, _EVENTS.c.type, _EVENTS.c.payload).where(_EVENTS.c.id.in_(ids))
+    return {int(i): EventRow(t, p) for i, t, p in await _core(session, stmt)}
+
+
+async def _core(session: AsyncSession, stmt: Any) -> Any:
+    """A Core statement on the session's connection: rows as tuples, nothing in the identity map."""
+    return await (await session.connection()).execute(stmt)
 
 
 async def finish(session: AsyncSession, delivery_id: int, owner: str, values: dict[str, Any]) -> bool:
@@ -97,7 +106,6 @@ async def finish(session: AsyncSession, delivery_id: int, owner: str, values: di
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table classes
 _ATTEMPTS = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 
 
@@ -122,25 +130,24 @@ async def close_superseded(session: AsyncSession, lane: str, source_ids: list[st
     UPDATE per batch; the (status, lane, …) index finds the few dead rows, usually none."""
     if not source_ids:
         return 0
-    later = aliased(Delivery)
+    d, later = _DELIVERIES, _DELIVERIES.alias("later")
     stmt = (
-        update(Delivery)
+        update(d)
         .where(
-            col(Delivery.status) == DeliveryStatus.DEAD,
-            col(Delivery.lane) == lane,
-            col(Delivery.source_id).in_(source_ids),
+            d.c.status == DeliveryStatus.DEAD,
+            d.c.lane == lane,
+            d.c.source_id.in_(source_ids),
             exists().where(
-                col(later.lane) == col(Delivery.lane),
-                col(later.source_object) == col(Delivery.source_object),
-                col(later.source_id) == col(Delivery.source_id),
-                col(later.id) > col(Delivery.id),
-                col(later.status).in_(_SUCCEEDED),
+                later.c.lane == d.c.lane,
+                later.c.source_object == d.c.source_object,
+                later.c.source_id == d.c.source_id,
+                later.c.id > d.c.id,
+                later.c.status.in_(_SUCCEEDED),
             ),
         )
         .values(status=DeliveryStatus.SUPERSEDED, updated_at=now, finished_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+    return int((await _core(session, stmt)).rowcount)
 
 
 async def release_waiting(

@@ -6,26 +6,32 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models import AccountMatch, RecordLink, utcnow
+from app.repositories.rows import LINK_COLUMNS, LinkRow
+
+_LINKS = RecordLink.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table classes
 
 
 async def get_many(
     session: AsyncSession, connection_id: str, source_system: str, source_object: str, ids: Iterable[str]
-) -> dict[str, RecordLink]:
+) -> dict[str, LinkRow]:
+    """The links of these records, as plain rows (a batch reads hundreds: app/repositories/rows.py)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    stmt = select(RecordLink).where(
-        col(RecordLink.connection_id) == connection_id,
-        col(RecordLink.source_system) == source_system,
-        col(RecordLink.source_object) == source_object,
-        col(RecordLink.source_id).in_(wanted),
+    stmt = core_select(*LINK_COLUMNS).where(
+        _LINKS.c.connection_id == connection_id,
+        _LINKS.c.source_system == source_system,
+        _LINKS.c.source_object == source_object,
+        _LINKS.c.source_id.in_(wanted),
     )
-    return {link.source_id: link for link in (await session.execute(stmt)).scalars()}
+    rows = await (await session.connection()).execute(stmt)
+    return {link.source_id: link for link in (LinkRow(*row) for row in rows)}
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -61,7 +67,7 @@ async def save_many(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> No
     for row in latest.values():
         shapes.setdefault(tuple(sorted(row)), []).append(row)
     for shape, group in shapes.items():
-        stmt = _insert(session)(RecordLink)
+        stmt = _insert(session)(_LINKS)  # the table, not the model: a Core executemany, no ORM bulk path
         stmt = stmt.on_conflict_do_update(
             index_elements=list(LINK_KEY), set_={k: stmt.excluded[k] for k in shape if k not in LINK_KEY}
         )

@@ -31,8 +31,9 @@ from app.domain.mapping.automation import (
 )
 from app.domain.names import CtmsNames
 from app.domain.upsert import TargetUpsert
-from app.models import Delivery, DeliveryStatus, RecordLink
+from app.models import DeliveryStatus
 from app.repositories import links as links_repo
+from app.repositories.rows import DeliveryRow, LinkRow
 from app.services.delivery.common import (
     is_stale,
     keeping_decided,
@@ -81,7 +82,7 @@ def _kinds(names: CtmsNames) -> dict[str, _Kind]:
 class _Source:
     """A source record whose activity is to be written, and whether its flag must be cleared after."""
 
-    delivery: Delivery
+    delivery: DeliveryRow
     upsert: TargetUpsert
     flag: str | None  # the set activity_update_required__v field, or None when it is not set
 
@@ -89,7 +90,7 @@ class _Source:
 Key = tuple[str, str]
 
 
-def _key(d: Delivery) -> Key:
+def _key(d: DeliveryRow) -> Key:
     return (d.source_object, d.source_id)
 
 
@@ -104,7 +105,7 @@ async def handle_automation(work: LaneWork, outcomes: dict[int, Outcome]) -> dic
     keep, superseded = newest_per_record(work.deliveries)
     outcomes.update(superseded)
     links = await _links(work, keep)
-    fresh: list[Delivery] = []
+    fresh: list[DeliveryRow] = []
     for d in keep:
         assert d.id is not None
         if is_stale(d, links.get(_key(d))):
@@ -168,13 +169,13 @@ async def handle_automation(work: LaneWork, outcomes: dict[int, Outcome]) -> dic
     return outcomes
 
 
-def _event_type(work: LaneWork, d: Delivery) -> str | None:
+def _event_type(work: LaneWork, d: DeliveryRow) -> str | None:
     event = work.events.get(d.event_id or -1)
     return event.type if event else None
 
 
-async def _links(work: LaneWork, deliveries: list[Delivery]) -> dict[Key, RecordLink]:
-    found: dict[Key, RecordLink] = {}
+async def _links(work: LaneWork, deliveries: list[DeliveryRow]) -> dict[Key, LinkRow]:
+    found: dict[Key, LinkRow] = {}
     async with work.resources.sessionmaker() as session:
         for object_name in sorted({d.source_object for d in deliveries}):
             ids = [d.source_id for d in deliveries if d.source_object == object_name]
@@ -184,7 +185,7 @@ async def _links(work: LaneWork, deliveries: list[Delivery]) -> dict[Key, Record
 
 
 async def _read_thin(
-    work: LaneWork, deliveries: list[Delivery], kinds: dict[str, _Kind]
+    work: LaneWork, deliveries: list[DeliveryRow], kinds: dict[str, _Kind]
 ) -> dict[Key, dict[str, Any]]:
     """Records of thin events, read from the vault in one query per object and 100 records."""
     read: dict[Key, dict[str, Any]] = {}
@@ -196,7 +197,7 @@ async def _read_thin(
 
 
 def _decide_all(
-    deliveries: list[Delivery],
+    deliveries: list[DeliveryRow],
     raws: Mapping[Key, Any],
     created: set[Key],
     kinds: dict[str, _Kind],
@@ -214,7 +215,7 @@ def _decide_all(
 
 
 def _decide(
-    d: Delivery, raw: Any, creation: bool, kinds: dict[str, _Kind], names: CtmsNames
+    d: DeliveryRow, raw: Any, creation: bool, kinds: dict[str, _Kind], names: CtmsNames
 ) -> Outcome | _Source:
     """Create on a creation, update on an edit that sets the flag, else leave the activity alone."""
     kind = kinds.get(d.source_object)

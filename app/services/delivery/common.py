@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,15 +11,15 @@ from app import metrics
 from app.clients.errors import ClientError
 from app.clients.results import WriteResult
 from app.domain.upsert import TargetUpsert
-from app.models import Delivery, RecordLink
+from app.repositories.rows import DeliveryRow, LinkRow
 from app.services.delivery.outcomes import Outcome
 from app.services.delivery.work import LaneWork
 
 
-def newest_per_record(deliveries: Sequence[Delivery]) -> tuple[list[Delivery], dict[int, Outcome]]:
+def newest_per_record(deliveries: Sequence[DeliveryRow]) -> tuple[list[DeliveryRow], dict[int, Outcome]]:
     """Within one batch only the newest change of each record matters: older ones are stale, and a twin
     of the same change (a re-sent event) is unchanged. Of twins, the earliest delivery goes out."""
-    newest: dict[tuple[str, str, str | None], Delivery] = {}
+    newest: dict[tuple[str, str, str | None], DeliveryRow] = {}
     for d in sorted(deliveries, key=lambda d: d.id or 0):
         key = (d.source_object, d.source_id, d.connection_id)
         current = newest.get(key)
@@ -38,11 +39,11 @@ def newest_per_record(deliveries: Sequence[Delivery]) -> tuple[list[Delivery], d
     return keep, others
 
 
-def _modified(d: Delivery) -> datetime:
+def _modified(d: DeliveryRow) -> datetime:
     return d.source_modified_at or _EPOCH
 
 
-def _is_deletion(d: Delivery) -> bool:
+def _is_deletion(d: DeliveryRow) -> bool:
     # a deletion at the same instant as an update is the later of the two
     return d.operation.startswith(("delete", "inactivate"))
 
@@ -50,7 +51,7 @@ def _is_deletion(d: Delivery) -> bool:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def is_stale(delivery: Delivery, link: RecordLink | None) -> bool:
+def is_stale(delivery: DeliveryRow, link: LinkRow | None) -> bool:
     """Latest wins: an event older than what the target already has is skipped. A deletion wins over
     every change not known to be newer than it (a waiting upsert released later must not revive it)."""
     if link is None:
@@ -61,7 +62,7 @@ def is_stale(delivery: Delivery, link: RecordLink | None) -> bool:
     return applied is not None and modified is not None and modified < applied
 
 
-def already_marked_deleted(link: RecordLink | None) -> bool:
+def already_marked_deleted(link: LinkRow | None) -> bool:
     """The target carries the bridge's deletion mark: a deletion has nothing more to write. A repair
     (the link's content hash forgotten) writes the mark again over a hand-made undo."""
     if link is None or not link.deleted:
@@ -70,7 +71,7 @@ def already_marked_deleted(link: RecordLink | None) -> bool:
 
 
 def tombstone(
-    delivery: Delivery, *, source_system: str, connection_id: str, target_object: str
+    delivery: DeliveryRow, *, source_system: str, connection_id: str, target_object: str
 ) -> dict[str, Any]:
     """The link a deletion leaves when the target never had the record: nothing is written, but an older
     change still waiting (unmatched, backing off) is stale once it comes round."""
@@ -112,8 +113,17 @@ async def write_all(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ParentRef:
+    """A parent record (study, site) pushed ahead of its children, outside any delivery of its own."""
+
+    source_object: str
+    source_id: str
+    source_modified_at: datetime | None
+
+
 def link_values(
-    delivery: Delivery,
+    delivery: DeliveryRow | ParentRef,
     *,
     source_system: str,
     connection_id: str,
@@ -142,7 +152,7 @@ def link_values(
 
 
 def outcome_of_write(
-    delivery: Delivery,
+    delivery: DeliveryRow,
     result: Any,
     call: Any,
     *,
@@ -162,12 +172,12 @@ def outcome_of_write(
 
 
 def link_maker(
-    d: Delivery,
+    d: DeliveryRow,
     *,
     source_system: str,
     connection_id: str,
     upsert: TargetUpsert,
-    prior: RecordLink | None,
+    prior: LinkRow | None,
     marks_deletion: bool = False,
 ) -> Callable[[str | None], dict[str, Any]]:
     """The link to save once the write succeeds (its target id is known only then). A deletion mark or an
@@ -216,12 +226,12 @@ async def send_all(
     target: str,
     max_batch: int,
     to_write: Sequence[tuple[int, TargetUpsert]],
-    deliveries: Sequence[Delivery],
+    deliveries: Sequence[DeliveryRow],
     *,
     source_system: str,
-    connection_id: Callable[[Delivery], str],
-    prior: Callable[[Delivery], RecordLink | None],
-    marks_deletion: Callable[[Delivery], bool],
+    connection_id: Callable[[DeliveryRow], str],
+    prior: Callable[[DeliveryRow], LinkRow | None],
+    marks_deletion: Callable[[DeliveryRow], bool],
 ) -> dict[int, Outcome]:
     """Write the upserts in batches and judge each delivery by its own record's result."""
     written = await write_all(write, target, max_batch, to_write)

@@ -19,15 +19,17 @@ from app import metrics
 from app.clients.errors import ClientError
 from app.clients.results import CallFact
 from app.clients.throttle import ThrottledError, target_for
+from app.clients.turns import turn
 from app.context import Resources
 from app.domain.lanes import Lane, LaneKind
 from app.logging import get_logger
-from app.models import Delivery, DeliveryStatus, utcnow
+from app.models import DeliveryStatus, utcnow
 from app.repositories import connections as connections_repo
 from app.repositories import deliveries as deliveries_repo
 from app.repositories import inbox as inbox_repo
 from app.repositories import links as links_repo
 from app.repositories.lanes import lane_lock
+from app.repositories.rows import DeliveryRow
 from app.services import wakeups
 from app.services.delivery.handlers import batch_size, handler_for
 from app.services.delivery.outcomes import Outcome
@@ -132,43 +134,56 @@ async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool, 
 
 
 async def _one_batch(resources: Resources, lane: str, stats: DrainStats, size: int) -> bool:
-    owner = resources.worker_id
+    # The batch takes the process's turn to claim and map, lets go at its first call out, and takes it
+    # again to record (app/clients/turns.py): the batches of a process stagger instead of bunching.
+    async with turn(resources.batch_turn):
+        work = await _claim(resources, lane, size)
+        if work is None:
+            return False
+        outcomes = await _handle(work)
+    async with turn(resources.batch_turn):
+        await _record(resources, work.deliveries, outcomes, work.settings.retry_horizon_seconds)
+    _last_sent[lane] = (time.monotonic(), len(work.deliveries))
+    stats.batches += 1
+    stats.deliveries += len(work.deliveries)
+    return True
+
+
+async def _claim(resources: Resources, lane: str, size: int) -> LaneWork | None:
     async with resources.sessionmaker() as session, session.begin():
         every = {c.id: c for c in await connections_repo.list_all(session)}
         batch = await deliveries_repo.claim(
-            session, lane, owner, utcnow(), resources.settings.lease_seconds, size
+            session, lane, resources.worker_id, utcnow(), resources.settings.lease_seconds, size
         )
         if not batch:
-            return False
+            return None
         events = await deliveries_repo.events_for(session, batch)
         connection_ids = {d.connection_id for d in batch if d.connection_id}
         connections = {i: c for i, c in every.items() if i in connection_ids}
         settings = await connections_repo.global_settings(session)
-    work = LaneWork(resources, resources.clients, lane, batch, events, connections, settings)
+    return LaneWork(resources, resources.clients, lane, batch, events, connections, settings)
+
+
+async def _handle(work: LaneWork) -> dict[int, Outcome]:
     try:
-        outcomes = await handler_for(lane)(work)
+        return await handler_for(work.lane)(work)
     except ClientError as exc:  # a read the whole batch depended on failed: the batch shares its fate
-        outcomes = {d.id: Outcome.from_error(exc) for d in batch if d.id}
+        return {d.id: Outcome.from_error(exc) for d in work.deliveries if d.id}
     except Exception as exc:  # a bug must not strand the batch in flight: retry it, and say why
-        log.exception("lane_handler_failed", lane=lane)
-        outcomes = {
+        log.exception("lane_handler_failed", lane=work.lane)
+        return {
             d.id: Outcome.again("INTERNAL_ERROR", f"{type(exc).__name__} in the bridge")
-            for d in batch
+            for d in work.deliveries
             if d.id
         }
-    await _record(resources, batch, outcomes, settings.retry_horizon_seconds)
-    _last_sent[lane] = (time.monotonic(), len(batch))
-    stats.batches += 1
-    stats.deliveries += len(batch)
-    return True
 
 
 async def _record(
-    resources: Resources, batch: list[Delivery], outcomes: dict[int, Outcome], horizon: float
+    resources: Resources, batch: list[DeliveryRow], outcomes: dict[int, Outcome], horizon: float
 ) -> None:
     """A handful of statements for the whole batch: the outcomes, the links, the attempts."""
     now = utcnow()
-    decided: list[tuple[Delivery, Outcome, dict[str, Any]]] = []
+    decided: list[tuple[DeliveryRow, Outcome, dict[str, Any]]] = []
     for delivery in batch:
         assert delivery.id is not None
         outcome = outcomes.get(delivery.id) or Outcome.again(
@@ -215,7 +230,7 @@ _SUCCEEDED = (DeliveryStatus.DELIVERED, DeliveryStatus.UNCHANGED)
 NOT_SENT = "bridge (nothing sent)"  # the attempt's target when the bridge failed it before any call
 
 
-def _attempt(delivery: Delivery, outcome: Outcome, now: datetime) -> dict[str, Any]:
+def _attempt(delivery: DeliveryRow, outcome: Outcome, now: datetime) -> dict[str, Any]:
     assert delivery.id is not None
     call = outcome.call
     if call is None:  # failed before anything was sent: the history still says why
@@ -234,7 +249,7 @@ def _attempt(delivery: Delivery, outcome: Outcome, now: datetime) -> dict[str, A
     }
 
 
-def _count(delivery: Delivery, status: str, outcome: Outcome) -> None:
+def _count(delivery: DeliveryRow, status: str, outcome: Outcome) -> None:
     metrics.DELIVERIES.labels(delivery.direction, status).inc()
     if outcome.call is not None:
         metrics.ATTEMPTS.labels(outcome.call.target or delivery.lane, outcome.attempt_outcome).inc()

@@ -10,8 +10,9 @@ from app.domain.errors import MappingError
 from app.domain.mapping.activities import clinical_activity_to_interaction, interaction_deletion
 from app.domain.names import CtmsNames
 from app.domain.upsert import TargetUpsert
-from app.models import Delivery, Operation
+from app.models import Operation
 from app.repositories import links as links_repo
+from app.repositories.rows import DeliveryRow
 from app.services.delivery.common import (
     already_marked_deleted,
     is_stale,
@@ -49,7 +50,7 @@ async def handle_interactions(work: LaneWork, outcomes: dict[int, Outcome]) -> d
             session, conn.id, "ctms", ctms_names.activity.object, [d.source_id for d in keep]
         )
     to_write: list[tuple[int, TargetUpsert]] = []
-    upserts: list[Delivery] = []
+    upserts: list[DeliveryRow] = []
     for d in keep:
         assert d.id is not None
         link = links.get(d.source_id)
@@ -215,7 +216,7 @@ async def _forget_gone_accounts(
 
 
 async def _activities(
-    work: LaneWork, deliveries: list[Delivery], outcomes: dict[int, Outcome]
+    work: LaneWork, deliveries: list[DeliveryRow], outcomes: dict[int, Outcome]
 ) -> dict[int, CtmsActivity]:
     """Parse each activity, reading the thin ones from the vault; echoes and bad records get outcomes.
     Records carried by their events are judged first, so a data error is decided before any call fails."""
@@ -247,7 +248,7 @@ async def _activities(
 def _parse_into(
     parsed: dict[int, CtmsActivity],
     outcomes: dict[int, Outcome],
-    deliveries: list[Delivery],
+    deliveries: list[DeliveryRow],
     raws: dict[str, dict[str, Any] | None],
     ctms_names: CtmsNames,
 ) -> None:

@@ -15,8 +15,9 @@ from app.domain.mapping.activities import crm_call_to_medical_activity, medical_
 from app.domain.mapping.echo import is_crm_record_echo
 from app.domain.names import CrmNames, CtmsNames
 from app.domain.upsert import TargetUpsert
-from app.models import Connection, Delivery, Operation, RecordLink
+from app.models import Connection, Operation
 from app.repositories import links as links_repo
+from app.repositories.rows import DeliveryRow, LinkRow
 from app.services.delivery.common import (
     already_marked_deleted,
     is_stale,
@@ -36,10 +37,10 @@ async def handle_medical_activities(work: LaneWork) -> dict[int, Outcome]:
     ctms_names = work.ctms_names
     keep, outcomes = newest_per_record(work.deliveries)
     to_write: list[tuple[int, TargetUpsert]] = []
-    by_connection: dict[str, list[Delivery]] = {}
+    by_connection: dict[str, list[DeliveryRow]] = {}
     for d in keep:
         by_connection.setdefault(d.connection_id or "", []).append(d)
-    links: dict[tuple[str, str], RecordLink] = {}
+    links: dict[tuple[str, str], LinkRow] = {}
     for connection_id, group in by_connection.items():
         conn = work.connections.get(connection_id)
         if conn is None:
@@ -92,8 +93,8 @@ async def _plan_connection(
     conn: Connection,
     names: CrmNames,
     ctms_names: CtmsNames,
-    group: list[Delivery],
-    links: dict[str, RecordLink],
+    group: list[DeliveryRow],
+    links: dict[str, LinkRow],
     outcomes: dict[int, Outcome],
     to_write: list[tuple[int, TargetUpsert]],
 ) -> None:
@@ -174,7 +175,7 @@ async def _plan_connection(
 
 
 async def _read_thin_calls(
-    work: LaneWork, conn: Connection, names: CrmNames, group: list[Delivery], outcomes: dict[int, Outcome]
+    work: LaneWork, conn: Connection, names: CrmNames, group: list[DeliveryRow], outcomes: dict[int, Outcome]
 ) -> dict[str, dict[str, Any]]:
     """Calls announced without their record (Salesforce Outbound Messages), read from the org in one query
     with their account's identifier and their creator, as the Transfer job's catch-up reads them."""

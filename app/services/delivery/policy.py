@@ -8,7 +8,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.models import Delivery, DeliveryStatus
+from app.models import DeliveryStatus
+from app.repositories.rows import DeliveryRow
 from app.services.delivery.outcomes import Outcome
 
 BASE_SECONDS = 1.0
@@ -31,7 +32,7 @@ def backoff_seconds(
 
 
 def finish_values(
-    delivery: Delivery, outcome: Outcome, now: datetime, *, horizon: float, base: float, cap: float
+    delivery: DeliveryRow, outcome: Outcome, now: datetime, *, horizon: float, base: float, cap: float
 ) -> dict[str, Any]:
     """The columns one outcome writes: its status, or when to try again, or a dead letter once transient
     failures have gone on for longer than the retry horizon (time, not a count of attempts)."""

@@ -18,9 +18,11 @@ from app.domain.mapping.sites import site_deletion, site_to_clinical_site
 from app.domain.mapping.studies import study_deletion, study_to_clinical_study
 from app.domain.names import CrmNames
 from app.domain.upsert import TargetUpsert
-from app.models import Connection, Delivery, Operation, RecordLink
+from app.models import Connection, Operation
 from app.repositories import links as links_repo
+from app.repositories.rows import DeliveryRow, LinkRow
 from app.services.delivery.common import (
+    ParentRef,
     already_marked_deleted,
     is_stale,
     keeping_decided,
@@ -49,7 +51,7 @@ class Parents:
 
 async def _links(
     work: LaneWork, conn: Connection, object_name: str, ids: Iterable[str]
-) -> dict[str, RecordLink]:
+) -> dict[str, LinkRow]:
     async with work.resources.sessionmaker() as session:
         return await links_repo.get_many(session, conn.id, "ctms", object_name, ids)
 
@@ -194,22 +196,14 @@ async def _push(
             continue
         pushed[source_id] = result.id
         modified = raw.get("modified_date__v")
-        delivery = Delivery(
-            direction="ctms_to_crm",
-            operation="parent",
-            lane="",
-            source_object=object_name,
-            source_id=source_id,
-        )
         values = link_values(
-            delivery,
+            ParentRef(object_name, source_id, _parse(modified)),
             source_system="ctms",
             connection_id=conn.id,
             target_object=upserts[source_id].object,
             target_id=result.id,
             upsert=upserts[source_id],
         )
-        values["last_applied_modified_at"] = _parse(modified)
         links.append(values)
     await _save_links(work, links)
     return pushed
@@ -246,7 +240,7 @@ async def handle_studies_or_sites(work: LaneWork, outcomes: dict[int, Outcome]) 
     outcomes.update(superseded)
     object_name = keep[0].source_object
     links = await _links(work, conn, object_name, [d.source_id for d in keep])
-    ups: list[Delivery] = []
+    ups: list[DeliveryRow] = []
     to_write: list[tuple[int, TargetUpsert]] = []
     for d in keep:
         assert d.id is not None

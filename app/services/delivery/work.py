@@ -9,7 +9,8 @@ from typing import Any
 from app.clients.registry import ClientRegistry
 from app.context import Resources
 from app.domain.names import CtmsNames
-from app.models import Connection, Delivery, GlobalSettings, InboxEvent
+from app.models import Connection, GlobalSettings
+from app.repositories.rows import DeliveryRow, EventRow
 from app.services.delivery.outcomes import Outcome
 from app.services.names import ctms_names_for
 
@@ -19,17 +20,17 @@ class LaneWork:
     resources: Resources
     clients: ClientRegistry
     lane: str
-    deliveries: list[Delivery]
-    events: dict[int, InboxEvent]
+    deliveries: list[DeliveryRow]
+    events: dict[int, EventRow]
     connections: dict[str, Connection]  # every connection the batch refers to
     settings: GlobalSettings
 
-    def event_data(self, delivery: Delivery) -> dict[str, Any]:
+    def event_data(self, delivery: DeliveryRow) -> dict[str, Any]:
         event = self.events.get(delivery.event_id or -1)
         data = event.payload.get("data") if event else None
         return data if isinstance(data, dict) else {}
 
-    def connection(self, delivery: Delivery) -> Connection | None:
+    def connection(self, delivery: DeliveryRow) -> Connection | None:
         return self.connections.get(delivery.connection_id or "")
 
     @property

@@ -25,6 +25,7 @@ from app.repositories import connections as connections_repo
 from app.repositories import inbox as inbox_repo
 from app.repositories import links as links_repo
 from app.repositories import reconciliations as repo
+from app.repositories.rows import DeliveryRow, EventRow
 from app.services import planning
 from app.services.delivery.automation import CTMS_LINKS
 from app.services.delivery.handlers import handler_for
@@ -206,10 +207,10 @@ async def _preview(resources: Resources, drifts: list[Drift]) -> dict[int, Previ
         ]
         connections = {c.id: c for c in await connections_repo.list_all(session)}
         settings = await connections_repo.global_settings(session)
-    by_event = {int(e.id or 0): e for e in events}
-    by_lane: dict[str, list[Delivery]] = defaultdict(list)
-    for d in deliveries:
-        by_lane[d.lane].append(d)
+    by_event = {int(e.id or 0): EventRow.of(e) for e in events}
+    by_lane: dict[str, list[DeliveryRow]] = defaultdict(list)
+    for planned in deliveries:
+        by_lane[planned.lane].append(DeliveryRow.of(planned))
     previews: dict[int, Preview] = {}
     for lane in sorted(by_lane, key=lambda key: _PARENTS_FIRST.index(Lane.parse(key).kind)):
         batch = by_lane[lane]
@@ -235,7 +236,7 @@ async def _preview(resources: Resources, drifts: list[Drift]) -> dict[int, Previ
     return previews
 
 
-def _shown(drift: Drift, delivery: Delivery, outcome: Any, writes: list[Write]) -> Preview:
+def _shown(drift: Drift, delivery: DeliveryRow, outcome: Any, writes: list[Write]) -> Preview:
     if outcome is None:
         return Preview("not_handled")
     own_keys = {drift.source_id, f"{drift.connection_id}:{drift.source_id}"}
