@@ -10,6 +10,7 @@ from collections.abc import MutableMapping
 from types import TracebackType
 from typing import Any
 
+import orjson
 import structlog
 
 # Keys whose values never reach a log line, whatever code passes them.
@@ -27,12 +28,28 @@ REDACTED = "[redacted]"
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _WHSEC.sub(REDACTED, _EMAIL.sub(REDACTED, value))
+        # the substring tests first: neither pattern can match without them, and most values have neither
+        if "@" in value:
+            value = _EMAIL.sub(REDACTED, value)
+        return _WHSEC.sub(REDACTED, value) if "whsec_" in value else value
     if isinstance(value, dict):
-        return {k: (REDACTED if _REDACTED_KEYS.search(str(k)) else _scrub(v)) for k, v in value.items()}
+        return {k: (REDACTED if _is_secret_key(str(k)) else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
+
+
+_SECRET_KEYS: dict[str, bool] = {}
+
+
+def _is_secret_key(key: str) -> bool:
+    """Whether a key's values are never logged; remembered per key (a process logs a few hundred keys)."""
+    known = _SECRET_KEYS.get(key)
+    if known is None:
+        known = bool(_REDACTED_KEYS.search(key))
+        if len(_SECRET_KEYS) < 10_000:
+            _SECRET_KEYS[key] = known
+    return known
 
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -75,15 +92,23 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     for key in list(event_dict):
         if key in ("event", "level", "timestamp", "logger"):
             event_dict[key] = _scrub(event_dict[key])
-        elif _REDACTED_KEYS.search(key):
+        elif _is_secret_key(key):
             event_dict[key] = REDACTED
         else:
             event_dict[key] = _scrub(event_dict[key])
     return event_dict
 
 
+def _json(event: Any, **_: Any) -> str:
+    """One log line (orjson: a few µs less per line than the standard library); anything it cannot
+    encode is written as its repr, as structlog's own fallback does."""
+    return orjson.dumps(event, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_json) if json else structlog.dev.ConsoleRenderer()
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -89,16 +89,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=NO_TELEMETRY,
     )
     install_problem_handlers(app)
+    # The webhooks first: a request is matched against the routes in order, and they are the hot path.
+    app.include_router(ctms_webhooks.router)
+    app.include_router(crm_webhooks.router)
+    app.include_router(spark_webhooks.router)
+    app.include_router(outbound_message_webhooks.router)
     install_openapi(app)
     install_docs(app)
     app.add_middleware(NulGuardMiddleware)
     # added last, so outermost: the NUL guard's own body read is under the deadline too
     app.add_middleware(BodyReadTimeoutMiddleware, timeout_seconds=settings.body_read_timeout_seconds)
     app.include_router(health.router)
-    app.include_router(ctms_webhooks.router)
-    app.include_router(spark_webhooks.router)
-    app.include_router(crm_webhooks.router)
-    app.include_router(outbound_message_webhooks.router)
     app.include_router(operator_api.router)
     app.include_router(console.router)
     app.mount(console.STATIC_PATH, console.static_files(), name="console-static")

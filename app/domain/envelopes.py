@@ -3,6 +3,7 @@ endpoints and by the Transfer job, which feeds caught-up changes through the sam
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -89,7 +90,8 @@ class CrmEnvelope(Envelope):
     type: Literal["crm.call.sent_to_vault", "crm.call.deleted"]
 
 
-class StoredFields(BaseModel):
+@dataclass(frozen=True, slots=True)
+class StoredFields:
     """What the inbox row keeps besides the payload: enough to order and find events."""
 
     type: str
