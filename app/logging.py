@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import MutableMapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -105,7 +105,7 @@ def _json(event: Any, **_: Any) -> str:
     return orjson.dumps(event, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
+def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json) if json else structlog.dev.ConsoleRenderer()
     )
@@ -119,11 +119,11 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stdout),
         cache_logger_on_first_use=False,
     )
     # Third-party libraries log through the standard library: keep them quiet and on the same stream.
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(SafeFormatter("%(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("arq").setLevel(logging.WARNING)
