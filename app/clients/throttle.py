@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from app.clients.errors import TransientError
-from app.clients.turns import let_go
+from app.clients.turns import before_calling_out
 
 THROTTLED = "THROTTLED"
 MAX_WAIT_SECONDS = 5.0  # a shorter pause is waited out in place; a longer one gives the work back
@@ -98,12 +98,12 @@ class LocalGate:
         return self.paused(target)
 
     async def before_call(self, target: str) -> None:
+        await before_calling_out()  # another batch works meanwhile; this one's predecessor finishes first
         while (pause := await self.paused_until(target)) is not None:
             until, reason = pause
             remaining = (until - self.clock()).total_seconds()
             if remaining > self.max_wait:
                 raise ThrottledError(target, until, reason)
-            let_go()  # another batch works while this one waits out the pause
             await self._sleep(remaining)
 
     async def signal(self, target: str, seconds: float | None, reason: str) -> None:

@@ -55,12 +55,23 @@ async def claim(
     `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, so concurrent claimers skip each
     other's rows and the batch costs one statement, not a load and a flush. Plain rows come back, not
     ORM objects (app/repositories/rows.py)."""
+    d, busy = _DELIVERIES, _DELIVERIES.alias("busy")
+    # a record whose earlier change is still out (the partition's previous batch) waits for it: its
+    # changes leave in order, and a batch is never judged against links the one before has yet to write
+    in_flight = exists().where(
+        busy.c.lane == d.c.lane,
+        busy.c.source_object == d.c.source_object,
+        busy.c.source_id == d.c.source_id,
+        busy.c.status == DeliveryStatus.IN_FLIGHT,
+        busy.c.lease_expires_at >= now,
+        busy.c.id != d.c.id,
+    )
     due = (
-        select(col(Delivery.id))
-        .where(_due(lane, now))
-        .order_by(col(Delivery.id))
+        select(d.c.id)
+        .where(_due(lane, now), ~in_flight)
+        .order_by(d.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=d, skip_locked=True)
     )
     stmt = (
         update(_DELIVERIES)

@@ -8,6 +8,7 @@ first, one call per batch) deterministically. The simulators are real HTTP serve
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from app.domain.lanes import Lane
 from app.services import intake, planning
 from app.services.delivery import engine
 from app.services.delivery.engine import drain_lane
+from app.simulators.common.faults import FaultSettings
 from app.worker.queue import InProcessQueue
 from tests.conftest import make_settings
 from tests.e2e.harness import World, account, activity, interactions, person, simulated_world, site, study
@@ -248,3 +250,43 @@ async def test_a_backlog_of_the_other_systems_events_does_not_hold_a_lane_back(
     await asyncio.wait_for(asyncio.gather(*(drain_lane(resources, lane) for lane in lanes)), 10)
     assert time.monotonic() - started < 10
     assert len(interactions(org)) == 8
+
+
+async def test_a_partitions_next_batch_is_claimed_while_its_call_is_out_and_calls_wait_their_turn(
+    resources: Resources, world: World, clean_db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pipelining: while one batch's call is in flight the next is claimed and mapped, and it calls only
+    once that call is answered, so a partition never has two calls out and its records leave in order."""
+    org = world.orgs[0]
+    await stored_activities(resources, world, clean_db, 60)
+    async with resources.sessionmaker() as session, session.begin():
+        lanes = (await planning.plan_pending(session, partitions=PARTITIONS)).lanes
+    lane = max(lanes, key=lambda name: name)  # any partition: each holds ~15 of the 60
+    org.state.faults.configure(FaultSettings(latency_ms=300))
+
+    async def small_calls(_resources: Resources, _lane: str) -> int:
+        return 4  # several batches in one partition
+
+    claimed_at: list[float] = []
+    claim = engine.deliveries_repo.claim
+
+    async def timed_claim(*args: Any, **kwargs: Any) -> Any:
+        batch = await claim(*args, **kwargs)
+        if batch:
+            claimed_at.append(time.time())
+        return batch
+
+    monkeypatch.setattr(engine, "_call_size", small_calls)
+    monkeypatch.setattr(engine.deliveries_repo, "claim", timed_claim)
+    await asyncio.wait_for(drain_lane(resources, lane), 30)
+
+    calls = sorted(org.state.calls.matching("PATCH", INTERACTIONS_PATH), key=lambda c: c.started or 0)
+    assert len(calls) >= 3
+    assert len(claimed_at) == len(calls)
+    for earlier, later in itertools.pairwise(calls):
+        assert (later.started or 0) >= earlier.at  # one call out at a time
+    for n in range(1, len(calls)):  # batch n was claimed before batch n-1's call was answered
+        assert claimed_at[n] < calls[n - 1].at
+    async with clean_db.connect() as conn:
+        rows = await conn.execute(text("SELECT DISTINCT status FROM deliveries WHERE lane = :l"), {"l": lane})
+        assert [r.status for r in rows] == ["delivered"]

@@ -19,7 +19,7 @@ from app import metrics
 from app.clients.errors import ClientError
 from app.clients.results import CallFact
 from app.clients.throttle import ThrottledError, target_for
-from app.clients.turns import turn
+from app.clients.turns import Batch
 from app.context import Resources
 from app.domain.lanes import Lane, LaneKind
 from app.logging import get_logger
@@ -70,22 +70,49 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
         async with lane_lock(resources.engine, lane) as held:
             if not held:
                 return stats  # another process drains it, and re-checks after it lets go
-            size = await _call_size(resources, lane)
-            while True:
-                if await _paused(resources, lane):
-                    return stats  # its work stays pending, untouched; the lane is woken when the pause ends
-                sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
-                streaming = time.monotonic() - sent_at < STREAMING_SECONDS
-                async with resources.sessionmaker() as session:
-                    behind = await _planning_behind(session, lane, size)
-                if streaming or behind:
-                    await _gather(resources, lane, size, trickle=streaming and sent <= 1, behind=behind)
-                if not await _one_batch(resources, lane, stats, size):
-                    break
+            if await _batches(resources, lane, stats, await _call_size(resources, lane)):
+                return stats  # paused: its work stays pending, untouched; the lane is woken when it ends
         # Work stored while we were letting go found the lock taken and left it to us: look once more.
         async with resources.sessionmaker() as session:
             if not await deliveries_repo.due_count(session, lane, utcnow()):
                 return stats
+
+
+async def _batches(resources: Resources, lane: str, stats: DrainStats, size: int) -> bool:
+    """Batch after batch until none is due; True when the target paused us. Each batch is claimed and
+    mapped while the previous one's call is out (it calls once that one is done: app/clients/turns.py),
+    so at most two batches of the partition are under way and one call is in flight."""
+    previous: Batch | None = None
+    running: asyncio.Task[bool] | None = None
+    try:
+        while True:
+            if await _paused(resources, lane):
+                return True
+            sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
+            streaming = time.monotonic() - sent_at < STREAMING_SECONDS
+            async with resources.sessionmaker() as session:
+                behind = await _planning_behind(session, lane, size)
+            if streaming or behind:
+                await _gather(resources, lane, size, trickle=streaming and sent <= 1, behind=behind)
+            batch = Batch(resources.batch_turn, after=previous)
+            task = asyncio.create_task(_one_batch(resources, lane, stats, size, batch))
+            await _called_out_or_done(task, batch)
+            if running is not None:
+                await running  # the new batch waits for it anyway before calling out
+            running, previous = task, batch
+            if task.done() and not task.result():
+                return False
+    finally:
+        if running is not None:
+            await running
+
+
+async def _called_out_or_done(task: asyncio.Task[bool], batch: Batch) -> None:
+    called = asyncio.ensure_future(batch.called_out.wait())
+    try:
+        await asyncio.wait((task, called), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        called.cancel()
 
 
 async def _paused(resources: Resources, lane: str) -> bool:
@@ -133,15 +160,18 @@ async def _gather(resources: Resources, lane: str, size: int, *, trickle: bool, 
         await asyncio.sleep(min(0.05, patience - waited))
 
 
-async def _one_batch(resources: Resources, lane: str, stats: DrainStats, size: int) -> bool:
+async def _one_batch(resources: Resources, lane: str, stats: DrainStats, size: int, batch: Batch) -> bool:
     # The batch takes the process's turn to claim and map, lets go at its first call out, and takes it
     # again to record (app/clients/turns.py): the batches of a process stagger instead of bunching.
-    async with turn(resources.batch_turn):
-        work = await _claim(resources, lane, size)
-        if work is None:
-            return False
-        outcomes = await _handle(work)
-    async with turn(resources.batch_turn):
+    try:
+        async with batch.turn():
+            work = await _claim(resources, lane, size)
+            if work is None:
+                return False
+            outcomes = await _handle(work)
+    finally:
+        batch.calls_over.set()  # the next batch may call out (even when this one failed: it is retried)
+    async with batch.turn():
         await _record(resources, work.deliveries, outcomes, work.settings.retry_horizon_seconds)
     _last_sent[lane] = (time.monotonic(), len(work.deliveries))
     stats.batches += 1
