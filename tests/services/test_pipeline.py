@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.clients.turns import let_go
 from app.context import Resources
 from app.domain.envelopes import validate_ctms
 from app.domain.lanes import Lane
@@ -290,3 +291,32 @@ async def test_a_partitions_next_batch_is_claimed_while_its_call_is_out_and_call
     async with clean_db.connect() as conn:
         rows = await conn.execute(text("SELECT DISTINCT status FROM deliveries WHERE lane = :l"), {"l": lane})
         assert [r.status for r in rows] == ["delivered"]
+
+
+async def test_a_cancelled_drain_leaves_no_batch_running_past_its_lane_lock(
+    resources: Resources, world: World, clean_db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker shutting down cancels its drains: the batch whose call is out goes with it (its claim's
+    lease hands the work to the next drainer), and so does the next one, claimed meanwhile, instead of
+    carrying on outside the lane lock."""
+    await stored_activities(resources, world, clean_db, 40)
+    async with resources.sessionmaker() as session, session.begin():
+        lane = sorted((await planning.plan_pending(session, partitions=PARTITIONS)).lanes)[0]
+    out = asyncio.Event()
+
+    async def small_calls(_resources: Resources, _lane: str) -> int:
+        return 2  # a second batch to claim while the first one's call is out
+
+    async def call_never_answered(_work: Any) -> Any:
+        let_go()  # the call goes out
+        out.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(engine, "_call_size", small_calls)
+    monkeypatch.setattr(engine, "_handle", call_never_answered)
+    drained = asyncio.create_task(drain_lane(resources, lane))
+    await asyncio.wait_for(out.wait(), 10)
+    drained.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await drained
+    assert [t for t in asyncio.all_tasks() if "_one_batch" in repr(t.get_coro())] == []

@@ -80,31 +80,43 @@ async def _drain(resources: Resources, lane: str, stats: DrainStats) -> DrainSta
 
 async def _batches(resources: Resources, lane: str, stats: DrainStats, size: int) -> bool:
     """Batch after batch until none is due; True when the target paused us. Each batch is claimed and
-    mapped while the previous one's call is out (it calls once that one is done: app/clients/turns.py),
-    so at most two batches of the partition are under way and one call is in flight."""
-    previous: Batch | None = None
-    running: asyncio.Task[bool] | None = None
+    mapped while the previous one's call is out, and calls once that call is answered (app/clients/
+    turns.py): at most two batches of the partition are under way, and one call is in flight."""
+    under_way: list[asyncio.Task[bool]] = []
     try:
-        while True:
-            if await _paused(resources, lane):
-                return True
-            sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
-            streaming = time.monotonic() - sent_at < STREAMING_SECONDS
-            async with resources.sessionmaker() as session:
-                behind = await _planning_behind(session, lane, size)
-            if streaming or behind:
-                await _gather(resources, lane, size, trickle=streaming and sent <= 1, behind=behind)
-            batch = Batch(resources.batch_turn, after=previous)
-            task = asyncio.create_task(_one_batch(resources, lane, stats, size, batch))
-            await _called_out_or_done(task, batch)
-            if running is not None:
-                await running  # the new batch waits for it anyway before calling out
-            running, previous = task, batch
-            if task.done() and not task.result():
-                return False
-    finally:
-        if running is not None:
-            await running
+        paused = await _batch_after_batch(resources, lane, stats, size, under_way)
+    except BaseException:  # a failure or a cancellation: no batch may outlive the lane lock
+        for task in under_way:
+            task.cancel()
+        await asyncio.gather(*under_way, return_exceptions=True)
+        raise
+    for task in under_way:
+        await task
+    return paused
+
+
+async def _batch_after_batch(
+    resources: Resources, lane: str, stats: DrainStats, size: int, under_way: list[asyncio.Task[bool]]
+) -> bool:
+    previous: Batch | None = None
+    while True:
+        if await _paused(resources, lane):
+            return True
+        sent_at, sent = _last_sent.get(lane, (-STREAMING_SECONDS, 0))
+        streaming = time.monotonic() - sent_at < STREAMING_SECONDS
+        async with resources.sessionmaker() as session:
+            behind = await _planning_behind(session, lane, size)
+        if streaming or behind:
+            await _gather(resources, lane, size, trickle=streaming and sent <= 1, behind=behind)
+        batch = Batch(resources.batch_turn, after=previous)
+        task = asyncio.create_task(_one_batch(resources, lane, stats, size, batch))
+        under_way.append(task)
+        await _called_out_or_done(task, batch)
+        if len(under_way) > 1:
+            await under_way.pop(0)  # the new batch waits for its calls anyway before calling out
+        previous = batch
+        if task.done() and not task.result():
+            return False
 
 
 async def _called_out_or_done(task: asyncio.Task[bool], batch: Batch) -> None:
