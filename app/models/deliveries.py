@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index
+from sqlalchemy import Column, ForeignKey, Index, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import BigId, JsonType, UTCDateTime, utcnow
@@ -51,6 +51,15 @@ class Delivery(SQLModel, table=True):
         # the claim query: due work in one lane, oldest first
         Index("ix_deliveries_lane_due", "status", "lane", "next_attempt_at"),
         Index("ix_deliveries_record", "lane", "source_object", "source_id"),
+        # the claim's "has this record a change out?": only the few rows in flight, not a record's history
+        Index(
+            "ix_deliveries_in_flight",
+            "lane",
+            "source_object",
+            "source_id",
+            postgresql_where=text("status = 'in_flight'"),
+            sqlite_where=text("status = 'in_flight'"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
