@@ -38,6 +38,7 @@ class Sender:
         self.client, self.world = client, world
         self.accepted: set[str] = set()
         self.refusals = 0
+        self.quarter_in = asyncio.Event()  # a quarter of the events accepted
 
     async def deliver(self, msg_id: str, event: dict[str, object]) -> None:
         body, headers = signed(TEST_CTMS_SECRET, event, msg_id=msg_id)
@@ -48,6 +49,8 @@ class Sender:
             )
             if response.status_code == 202:
                 self.accepted.add(msg_id)
+                if len(self.accepted) >= EVENTS // 4:
+                    self.quarter_in.set()
                 return
             # the only refusal allowed: the store is away, come back later
             assert response.status_code == 503, response.text
@@ -86,13 +89,18 @@ async def test_postgres_stopped_mid_ingest_loses_nothing_accepted(mode: str, red
                     (f"msg_pg_{n}", activity_event(f"V6A{n:012d}", person, study)) for n in range(EVENTS)
                 ]
 
+                stopped = asyncio.Event()
+
                 async def ingest() -> None:
                     for start in range(0, EVENTS, 10):  # 10 concurrent senders
+                        if start >= EVENTS // 2:  # however fast the ingest, its second half meets the outage
+                            await stopped.wait()
                         await asyncio.gather(*(sender.deliver(m, e) for m, e in events[start : start + 10]))
 
                 async def outage() -> float:
-                    await asyncio.sleep(0.5)  # well into the ingest
+                    await sender.quarter_in.wait()  # well into the ingest, requests in flight
                     await asyncio.to_thread(pg.stop, mode)
+                    stopped.set()
                     await asyncio.sleep(OUTAGE_SECONDS)
                     await asyncio.to_thread(pg.start)
                     return time.monotonic()
