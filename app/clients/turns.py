@@ -28,7 +28,7 @@ class Batch:
 
     turns: asyncio.Semaphore
     after: Batch | None = None  # the previous batch of the same partition: calls once its calls are over
-    called_out: asyncio.Event = field(default_factory=asyncio.Event)
+    called_out: asyncio.Event = field(default_factory=asyncio.Event)  # its turn given up: a call, or its end
     calls_over: asyncio.Event = field(default_factory=asyncio.Event)  # set by the engine
     _task: asyncio.Task[object] | None = None
     _holding: bool = False

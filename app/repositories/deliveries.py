@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models import Delivery, DeliveryAttempt, DeliveryStatus, InboxEvent
-from app.repositories.rows import DELIVERY_COLUMNS, DeliveryRow, EventRow
+from app.repositories.rows import DELIVERY_COLUMNS, DeliveryRow, EventRow, core_execute
 
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table classes
 _EVENTS = InboxEvent.__table__  # type: ignore[attr-defined]
@@ -85,7 +85,7 @@ async def claim(
         )
         .returning(*DELIVERY_COLUMNS)
     )
-    rows = [DeliveryRow(*row) for row in await _core(session, stmt)]
+    rows = [DeliveryRow(*row) for row in await core_execute(session, stmt)]
     return sorted(rows, key=lambda d: d.id)
 
 
@@ -94,12 +94,7 @@ async def events_for(session: AsyncSession, deliveries: Iterable[DeliveryRow]) -
     if not ids:
         return {}
     stmt = select(_EVENTS.c.id, _EVENTS.c.type, _EVENTS.c.payload).where(_EVENTS.c.id.in_(ids))
-    return {int(i): EventRow(t, p) for i, t, p in await _core(session, stmt)}
-
-
-async def _core(session: AsyncSession, stmt: Any) -> Any:
-    """A Core statement on the session's connection: rows as tuples, nothing in the identity map."""
-    return await (await session.connection()).execute(stmt)
+    return {int(i): EventRow(t, p) for i, t, p in await core_execute(session, stmt)}
 
 
 async def finish(session: AsyncSession, delivery_id: int, owner: str, values: dict[str, Any]) -> bool:
@@ -158,7 +153,7 @@ async def close_superseded(session: AsyncSession, lane: str, source_ids: list[st
         )
         .values(status=DeliveryStatus.SUPERSEDED, updated_at=now, finished_at=now)
     )
-    return int((await _core(session, stmt)).rowcount)
+    return int((await core_execute(session, stmt)).rowcount)
 
 
 async def release_waiting(

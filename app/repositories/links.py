@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.models import AccountMatch, RecordLink, utcnow
-from app.repositories.rows import LINK_COLUMNS, LinkRow
+from app.repositories.rows import LINK_COLUMNS, LinkRow, core_execute
 
 _LINKS = RecordLink.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table classes
 
@@ -30,7 +30,7 @@ async def get_many(
         _LINKS.c.source_object == source_object,
         _LINKS.c.source_id.in_(wanted),
     )
-    rows = await (await session.connection()).execute(stmt)
+    rows = await core_execute(session, stmt)
     return {link.source_id: link for link in (LinkRow(*row) for row in rows)}
 
 

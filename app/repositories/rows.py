@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Delivery, InboxEvent, RecordLink
 
@@ -86,3 +87,9 @@ _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel sets 
 _LINKS = RecordLink.__table__  # type: ignore[attr-defined]
 DELIVERY_COLUMNS: tuple[Column[Any], ...] = tuple(_DELIVERIES.c[name] for name in _DELIVERY_FIELDS)
 LINK_COLUMNS: tuple[Column[Any], ...] = tuple(_LINKS.c[name] for name in _LINK_FIELDS)
+
+
+async def core_execute(session: AsyncSession, stmt: Any) -> Any:
+    """A Core statement on the session's connection: rows come back as tuples, nothing enters the
+    identity map, and the session's transaction is the statement's. (Any: rows or a rowcount.)"""
+    return await (await session.connection()).execute(stmt)
